@@ -1,0 +1,46 @@
+"""Training-time side effects kept out of the model: throughput reporting."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import lightning as L
+import torch
+
+
+def batch_size_of(batch: Any) -> int:
+    """Number of samples in a collated batch (a tensor or a dict/list holding tensors)."""
+    if isinstance(batch, torch.Tensor):
+        return batch.shape[0]
+    values = batch.values() if isinstance(batch, dict) else batch
+    for value in values:
+        if isinstance(value, (torch.Tensor, dict, list, tuple)):
+            return batch_size_of(value)
+    raise ValueError("cannot tell the batch size: no tensor in the batch")
+
+
+class SamplesPerSecond(L.Callback):
+    """Logs smoothed global samples/s (data loading included) to the progress bar and the logger.
+
+    Args:
+        smoothing: Weight of the newest measurement in the exponential average.
+    """
+
+    def __init__(self, smoothing: float = 0.1) -> None:
+        self.smoothing = smoothing
+        self.rate: float | None = None
+        self._last: float | None = None
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._last = None  # do not count the pause between epochs (validation, checkpointing)
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        now = time.perf_counter()
+        if self._last is not None:
+            measured = batch_size_of(batch) * trainer.world_size / (now - self._last)
+            self.rate = measured if self.rate is None else self.rate + self.smoothing * (measured - self.rate)
+            pl_module.log("train/samples_per_s", self.rate, prog_bar=True)
+        self._last = now

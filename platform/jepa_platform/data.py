@@ -1,0 +1,65 @@
+"""The DataModule every domain shares: the plugin supplies datasets, the core the loaders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from .errors import JepaError
+from .plugin import DataConfig, DatasetSplits, DomainPlugin
+
+
+class JEPADataModule(L.LightningDataModule):
+    """Loaders over a domain's datasets.
+
+    Args:
+        plugin: The domain.
+        data: Its resolved ``data`` recipe section.
+        batch_size: Samples per step on each device.
+        num_workers: Loader worker processes (0 loads in the training process).
+        seed: Seeds the shuffling order.
+        cache_dir: Where the domain keeps generated demo data.
+    """
+
+    def __init__(
+        self, plugin: DomainPlugin, data: DataConfig, batch_size: int, num_workers: int, seed: int, cache_dir: Path
+    ) -> None:
+        super().__init__()
+        self.plugin, self.data, self.cache_dir = plugin, data, cache_dir
+        self.batch_size, self.num_workers, self.seed = batch_size, num_workers, seed
+        self.splits: DatasetSplits | None = None
+
+    def prepare_data(self) -> None:
+        self.plugin.prepare_data(self.data, self.cache_dir)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits is None:
+            self.splits = self.plugin.build_datasets(self.data, self.cache_dir)
+            if len(self.splits.train) < self.batch_size:
+                raise JepaError(
+                    f"the training set has {len(self.splits.train)} samples, fewer than "
+                    f"trainer.batch_size={self.batch_size}; lower the batch size or add data"
+                )
+
+    def _loader(self, dataset: Dataset, train: bool) -> DataLoader:
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            shuffle=train,
+            drop_last=train,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            pin_memory=torch.cuda.is_available(),
+            generator=torch.Generator().manual_seed(self.seed) if train else None,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        assert self.splits is not None
+        return self._loader(self.splits.train, train=True)
+
+    def val_dataloader(self) -> DataLoader | list:
+        assert self.splits is not None
+        return [] if self.splits.val is None or len(self.splits.val) == 0 else self._loader(self.splits.val, False)

@@ -1,0 +1,218 @@
+"""Recipes: YAML files of typed, validated settings, every key overridable from the command line.
+
+A recipe is resolved from layers, later ones winning:
+core defaults < domain defaults < demo settings (only without a data path)
+< the ``--recipe`` file < command-line overrides (``--model.depth 4``).
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ValidationError, create_model, model_validator
+
+from .errors import JepaError
+from .masking import MaskingConfig
+from .network import ModelConfig
+from .plugin import DataConfig, DomainPlugin
+from .registry import load_domain
+from .schema import Section
+
+
+class ObjectiveConfig(Section):
+    """What the predictor regresses: the EMA teacher's layer-normed embeddings."""
+
+    kind: Literal["ema"] = "ema"
+    ema_momentum: tuple[float, float] = (0.996, 1.0)
+    loss: Literal["l1", "smooth_l1", "mse"] = "smooth_l1"
+
+    @model_validator(mode="after")
+    def _check(self) -> "ObjectiveConfig":
+        if not all(0.0 <= m <= 1.0 for m in self.ema_momentum):
+            raise ValueError(f"ema_momentum values must lie in [0, 1], got {self.ema_momentum}")
+        return self
+
+
+class OptimConfig(Section):
+    """AdamW with linear warmup then cosine decay; weight decay on a cosine from start to end."""
+
+    lr: float = 1e-3
+    start_lr: float = 2e-4
+    final_lr: float = 1e-6
+    warmup_fraction: float = 0.1
+    weight_decay: tuple[float, float] = (0.04, 0.4)
+    betas: tuple[float, float] = (0.9, 0.999)
+    grad_clip: float | None = 1.0
+
+    @model_validator(mode="after")
+    def _check(self) -> "OptimConfig":
+        if not 0.0 <= self.warmup_fraction < 1.0:
+            raise ValueError(f"warmup_fraction must lie in [0, 1), got {self.warmup_fraction}")
+        if min(self.lr, self.start_lr, self.final_lr) < 0:
+            raise ValueError("learning rates must be non-negative")
+        return self
+
+
+class TrainerConfig(Section):
+    """Lightning trainer settings and the loader's batch size and workers."""
+
+    max_steps: int = 1000
+    batch_size: int = 64
+    num_workers: int = 2
+    precision: Literal["32-true", "bf16-mixed", "16-mixed", "bf16-true"] = "32-true"
+    accelerator: str = "auto"
+    devices: int | str = "auto"
+    strategy: str = "auto"
+    num_nodes: int = 1
+    log_every_n_steps: int = 10
+    checkpoint_every_n_steps: int = 100
+    val_every_n_steps: int | None = None
+    limit_val_batches: int | float = 1.0
+
+    @model_validator(mode="after")
+    def _check(self) -> "TrainerConfig":
+        for key in ("max_steps", "batch_size", "log_every_n_steps", "checkpoint_every_n_steps", "num_nodes"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"{key} must be at least 1")
+        if self.num_workers < 0:
+            raise ValueError("num_workers must be at least 0")
+        return self
+
+
+class Recipe(Section):
+    """A whole pretraining recipe; ``data`` is replaced by the domain's own section model."""
+
+    domain: str
+    seed: int = 0
+    model: ModelConfig = ModelConfig()
+    masking: MaskingConfig = MaskingConfig()
+    objective: ObjectiveConfig = ObjectiveConfig()
+    optim: OptimConfig = OptimConfig()
+    trainer: TrainerConfig = TrainerConfig()
+    data: DataConfig = DataConfig()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-compatible values (tuples become lists)."""
+        return self.model_dump(mode="json")
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+def recipe_model(plugin: DomainPlugin) -> type[Recipe]:
+    """The :class:`Recipe` model whose ``data`` section is the plugin's."""
+    return create_model(
+        f"Recipe_{plugin.name}", __base__=Recipe, data=(plugin.data_config, plugin.data_config())
+    )
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``override`` merged in, nested mappings merged key by key."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """A YAML mapping read with the safe loader; clear errors for a missing or malformed file."""
+    path = Path(path)
+    if not path.is_file():
+        raise JepaError(f"recipe file {path} does not exist")
+    try:
+        content = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise JepaError(f"recipe file {path} is not valid YAML: {exc}") from exc
+    if content is None:
+        return {}
+    if not isinstance(content, dict):
+        raise JepaError(f"recipe file {path} must hold a mapping of keys, not {type(content).__name__}")
+    return content
+
+
+def parse_overrides(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """``[("model.depth", "4")]`` -> ``{"model": {"depth": 4}}``; values are parsed as YAML scalars/lists."""
+    tree: dict[str, Any] = {}
+    for dotted, text in pairs:
+        try:
+            value = yaml.safe_load(text) if text != "" else ""
+        except yaml.YAMLError:
+            value = text
+        node = tree
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise JepaError(f"override --{dotted} conflicts with another override of '{part}'")
+        node[leaf] = value
+    return tree
+
+
+def known_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
+    """Every dotted key a recipe model accepts."""
+    keys = []
+    for name, field in model.model_fields.items():
+        dotted = f"{prefix}{name}"
+        keys.append(dotted)
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            keys.extend(known_keys(field.annotation, dotted + "."))
+    return keys
+
+
+def explain(error: ValidationError, model: type[BaseModel]) -> str:
+    """One readable line per problem, naming the recipe key."""
+    keys = known_keys(model)
+    lines = []
+    for problem in error.errors():
+        key = ".".join(str(part) for part in problem["loc"] if not isinstance(part, int)) or "(recipe)"
+        if problem["type"] == "extra_forbidden":
+            hint = difflib.get_close_matches(key, keys, n=1)
+            lines.append(f"unknown recipe key '{key}'" + (f" (did you mean '{hint[0]}'?)" if hint else ""))
+        else:
+            message = problem["msg"].removeprefix("Value error, ")
+            lines.append(f"recipe key '{key}': {message} (got {problem.get('input')!r})")
+    return "; ".join(lines)
+
+
+def resolve_recipe(
+    domain: str | None = None,
+    recipe_file: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    base: dict[str, Any] | None = None,
+) -> Recipe:
+    """Merge the layers described in the module docstring and validate the result.
+
+    Args:
+        domain: ``--domain``; falls back to the recipe's ``domain`` key.
+        recipe_file: Optional ``--recipe`` YAML file.
+        overrides: Nested overrides from the command line.
+        base: A saved resolved recipe (``--resume``) used in place of the defaults.
+    """
+    from_file = read_yaml(recipe_file) if recipe_file else {}
+    upper = deep_merge(from_file, overrides or {})
+    if domain:
+        upper["domain"] = domain
+    name = upper.get("domain") or (base or {}).get("domain")
+    if not name:
+        raise JepaError("no domain given: pass --domain NAME or set 'domain:' in the recipe")
+    plugin = load_domain(str(name))
+    if base is not None:
+        layers = [base, upper]
+    else:
+        layers = [plugin.default_recipe(), upper]
+        if deep_merge(*layers).get("data", {}).get("path") is None:
+            layers.insert(1, plugin.demo_recipe())
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        merged = deep_merge(merged, layer)
+    model = recipe_model(plugin)
+    try:
+        return model.model_validate(merged)
+    except ValidationError as exc:
+        raise JepaError(explain(exc, model)) from None
