@@ -1,8 +1,9 @@
-"""Training-time side effects kept out of the model: throughput reporting."""
+"""Training-time side effects kept out of the model: throughput reporting and the last checkpoint."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -44,3 +45,28 @@ class SamplesPerSecond(L.Callback):
             self.rate = measured if self.rate is None else self.rate + self.smoothing * (measured - self.rate)
             pl_module.log("train/samples_per_s", self.rate, prog_bar=True)
         self._last = now
+
+
+class LastCheckpoint(L.Callback):
+    """Keeps ``path`` holding the latest state: every ``every_n_steps`` steps and when training ends.
+
+    Writes go through the trainer's checkpoint I/O (atomic in this platform).
+    """
+
+    def __init__(self, path: Path, every_n_steps: int) -> None:
+        self.path, self.every_n_steps = Path(path), every_n_steps
+        self._saved_step = -1
+
+    def _save(self, trainer: L.Trainer) -> None:
+        if trainer.global_step != self._saved_step:
+            trainer.save_checkpoint(self.path)
+            self._saved_step = trainer.global_step
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        if trainer.global_step % self.every_n_steps == 0:
+            self._save(trainer)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._save(trainer)

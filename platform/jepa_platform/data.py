@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import lightning as L
 import torch
+from lightning.pytorch.utilities import rank_zero_info
 from torch.utils.data import DataLoader, Dataset
 
 from .errors import JepaError
@@ -36,13 +38,20 @@ class JEPADataModule(L.LightningDataModule):
         self.plugin.prepare_data(self.data, self.cache_dir)
 
     def setup(self, stage: str | None = None) -> None:
-        if self.splits is None:
-            self.splits = self.plugin.build_datasets(self.data, self.cache_dir)
-            if len(self.splits.train) < self.batch_size:
-                raise JepaError(
-                    f"the training set has {len(self.splits.train)} samples, fewer than "
-                    f"trainer.batch_size={self.batch_size}; lower the batch size or add data"
-                )
+        if self.splits is not None:
+            return
+        self.splits = self.plugin.build_datasets(self.data, self.cache_dir)
+        size = len(self.splits.train)
+        if size == 0:
+            raise JepaError("the training set is empty")
+        if size < self.batch_size:
+            warnings.warn(
+                f"the training set has {size} samples, fewer than trainer.batch_size={self.batch_size}; "
+                f"using batches of {size}",
+                stacklevel=2,
+            )
+            self.batch_size = size
+        rank_zero_info(f"{self.plugin.name} data: {size} training samples, {len(self.splits.val or [])} validation samples")
 
     def _loader(self, dataset: Dataset, train: bool) -> DataLoader:
         return DataLoader(

@@ -68,12 +68,12 @@ class SpanMaskingConfig(Section):
     """Contiguous target spans on a 1-D time grid; the context is what the spans leave.
 
     Defaults follow ECG-JEPA: keep 15-25% of the tokens as context, the rest in
-    spans of at least 10 tokens.
+    ``num_spans`` spans of at least ``min_block`` tokens.
     """
 
     strategy: Literal["spans"] = "spans"
     keep_ratio: tuple[float, float] = (0.15, 0.25)
-    num_targets: int = 4
+    num_spans: int = 4
     min_block: int = 10
     min_context: int = 4
 
@@ -82,8 +82,8 @@ class SpanMaskingConfig(Section):
         lo, hi = self.keep_ratio
         if not 0.0 < lo <= hi < 1.0:
             raise ValueError(f"keep_ratio must satisfy 0 < low <= high < 1, got {self.keep_ratio}")
-        if self.num_targets < 1 or self.min_block < 1 or self.min_context < 1:
-            raise ValueError("num_targets, min_block and min_context must be at least 1")
+        if self.num_spans < 1 or self.min_block < 1 or self.min_context < 1:
+            raise ValueError("num_spans, min_block and min_context must be at least 1")
         return self
 
 
@@ -91,9 +91,22 @@ def _uniform(low: float, high: float, generator: torch.Generator) -> float:
     return low + (high - low) * torch.rand((), generator=generator, device=generator.device).item()
 
 
+def random_composition(total: torch.Tensor, parts: int, generator: torch.Generator) -> torch.Tensor:
+    """Split each row's non-negative integer ``total`` (``B``) into ``parts`` random non-negative integers."""
+    cuts = torch.rand(total.shape[0], parts - 1, generator=generator, device=total.device).sort(dim=1).values
+    cuts = torch.minimum((cuts * (total.unsqueeze(1) + 1)).long(), total.unsqueeze(1))
+    edges = torch.cat([torch.zeros_like(total).unsqueeze(1), cuts, total.unsqueeze(1)], dim=1)
+    return edges.diff(dim=1)
+
+
 def valid_first_order(valid: torch.Tensor) -> torch.Tensor:
     """``B × N`` grid indices with each row's valid tokens first, in grid order."""
     return torch.argsort((~valid).to(torch.int8), dim=1, stable=True)
+
+
+def first_true(mask: torch.Tensor, count: int) -> torch.Tensor:
+    """Indices of the first ``count`` ``True`` entries of each row of a ``B × N`` mask, ascending."""
+    return torch.argsort((~mask).to(torch.int8), dim=1, stable=True)[:, :count]
 
 
 def complement_context(
@@ -109,23 +122,25 @@ def complement_context(
     if length < min_context:
         raise JepaError(
             f"masking leaves {length} context tokens, fewer than masking.min_context={min_context}; "
-            "raise masking.keep_ratio or lower masking.num_targets"
+            "raise masking.keep_ratio"
         )
-    key = (~eligible).float()
-    if bool((counts != counts[0]).any()):
-        key = key * 2 + torch.rand(eligible.shape, generator=generator, device=eligible.device)
-    chosen = torch.argsort(key, dim=1, stable=True)[:, :length]
-    return chosen.sort(dim=1).values
+    if bool((counts == counts[0]).all()):
+        return first_true(eligible, length)
+    key = (~eligible).float() * 2 + torch.rand(eligible.shape, generator=generator, device=eligible.device)
+    return torch.argsort(key, dim=1)[:, :length].sort(dim=1).values
 
 
 @register_strategy("spans")
 class SpanMasking(MaskStrategy):
-    """K disjoint contiguous target spans per sample, placed uniformly at random.
+    """``num_spans`` disjoint contiguous spans per sample, together one target group.
 
-    The span length is drawn once per batch from ``keep_ratio`` (so all rows
-    have equal length); positions are drawn per row by splitting the free
-    tokens into K+1 random gaps, so every position, the last included, can be
-    a target. With a ``valid`` mask, spans run over the valid tokens only.
+    The number of target tokens is drawn once per batch from ``keep_ratio``
+    (so all rows have equal length); per row, span lengths (each at least
+    ``min_block``) and the gaps between spans are random compositions, so
+    every position, the first and last included, can be target or context.
+    The spans are predicted in one pass, as ECG-JEPA does. With a ``valid``
+    mask, spans and context use valid tokens only; spans shrink below
+    ``min_block`` only when a padded sample has too few valid tokens for them.
     """
 
     def __init__(self, config: SpanMaskingConfig) -> None:
@@ -144,25 +159,28 @@ class SpanMasking(MaskStrategy):
         if valid is None:
             valid = torch.ones(batch_size, n, dtype=torch.bool, device=device)
         num_valid = valid.sum(dim=1)
-        k = cfg.num_targets
-        keep = _uniform(*cfg.keep_ratio, generator)
         fewest = int(num_valid.min())
-        span = max(cfg.min_block, round((1.0 - keep) * fewest / k))
-        span = min(span, (fewest - cfg.min_context) // k)
-        if span < 1:
+        spans = cfg.num_spans
+        block = min(cfg.min_block, (fewest - cfg.min_context) // spans)
+        if block < 1:
             raise JepaError(
-                f"masking: {k} target spans and {cfg.min_context} context tokens do not fit in "
-                f"{fewest} valid tokens; lower masking.num_targets or masking.min_context"
+                f"masking: {spans} spans and {cfg.min_context} context tokens do not fit in {fewest} valid tokens; "
+                "lower masking.num_spans or masking.min_context"
             )
-        free = (num_valid - k * span).unsqueeze(1)  # B × 1 tokens outside the spans
-        gaps = torch.rand(batch_size, k, generator=generator, device=device).sort(dim=1).values
-        offsets = torch.minimum((gaps * (free + 1)).long(), free)
-        starts = offsets + torch.arange(k, device=device) * span  # rank among valid tokens
-        ranks = starts.unsqueeze(2) + torch.arange(span, device=device)  # B × K × span
+        keep = _uniform(*cfg.keep_ratio, generator)
+        total = round((1.0 - keep) * fewest)
+        total = min(max(total, spans * block), fewest - cfg.min_context)
+        extra = torch.full((batch_size,), total - spans * block, device=device)
+        lengths = block + random_composition(extra, spans, generator)  # B × S, each row sums to total
+        gaps = random_composition(num_valid - total, spans + 1, generator)[:, :spans]  # before each span
+        starts = gaps.cumsum(dim=1) + lengths.cumsum(dim=1) - lengths  # rank among valid tokens
+        marks = torch.zeros(batch_size, n + 1, dtype=torch.long, device=device)
+        marks.scatter_add_(1, starts, torch.ones_like(starts))
+        marks.scatter_add_(1, starts + lengths, -torch.ones_like(starts))
+        in_span = marks.cumsum(dim=1)[:, :n] > 0  # by valid rank
         order = valid_first_order(valid)
-        targets = torch.gather(order, 1, ranks.reshape(batch_size, -1)).reshape(batch_size, k, span)
-        is_target = torch.zeros_like(valid)
-        is_target.scatter_(1, targets.reshape(batch_size, -1), True)
+        is_target = torch.zeros_like(valid).scatter_(1, order, in_span)
+        targets = first_true(is_target, total).unsqueeze(1)  # B × 1 × total
         context = complement_context(valid & ~is_target, generator, cfg.min_context)
         return Masks(context=context, targets=targets)
 

@@ -8,6 +8,8 @@ core defaults < domain defaults < demo settings (only without a data path)
 from __future__ import annotations
 
 import difflib
+import re
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,6 +22,8 @@ from .network import ModelConfig
 from .plugin import DataConfig, DomainPlugin
 from .registry import load_domain
 from .schema import Section
+
+_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 
 class ObjectiveConfig(Section):
@@ -102,11 +106,14 @@ class Recipe(Section):
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
 
+@cache
+def _recipe_model_for(name: str, data_config: type[DataConfig]) -> type[Recipe]:
+    return create_model(f"Recipe_{name}", __base__=Recipe, data=(data_config, data_config()))
+
+
 def recipe_model(plugin: DomainPlugin) -> type[Recipe]:
-    """The :class:`Recipe` model whose ``data`` section is the plugin's."""
-    return create_model(
-        f"Recipe_{plugin.name}", __base__=Recipe, data=(plugin.data_config, plugin.data_config())
-    )
+    """The :class:`Recipe` model whose ``data`` section is the plugin's (one class per domain)."""
+    return _recipe_model_for(plugin.name, plugin.data_config)
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -144,6 +151,8 @@ def parse_overrides(pairs: list[tuple[str, str]]) -> dict[str, Any]:
             value = yaml.safe_load(text) if text != "" else ""
         except yaml.YAMLError:
             value = text
+        if isinstance(value, str) and _FLOAT.fullmatch(value):
+            value = float(value)  # YAML 1.1 reads "5e-4" as a string
         node = tree
         *parents, leaf = dotted.split(".")
         for part in parents:

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import lightning as L
-from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.callbacks import TQDMProgressBar
 
-from .callbacks import SamplesPerSecond
+from .callbacks import LastCheckpoint, SamplesPerSecond
 from .checkpoint import AtomicCheckpointIO, atomic_write_text
 from .data import JEPADataModule
 from .errors import JepaError
@@ -63,7 +63,6 @@ def quiet_library_chatter() -> None:
         logging.getLogger(name).addFilter(chatter)
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-    warnings.filterwarnings("ignore", message=".*Checkpoint directory.*exists and is not empty.*")
 
 
 def check_run_folder(out: Path, resume: bool) -> None:
@@ -71,15 +70,15 @@ def check_run_folder(out: Path, resume: bool) -> None:
     ckpt = last_checkpoint(out)
     if resume and not ckpt.is_file():
         raise JepaError(f"--resume: {ckpt} does not exist; nothing to resume in {out}")
-    if not resume and (ckpt.exists() or (out / CONFIG_FILE).exists()):
+    if not resume and ckpt.exists():
         raise JepaError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+    for stale in ckpt.parent.glob(".*.tmp"):  # left by a run killed while writing; never read
+        stale.unlink()
 
 
 def build_trainer(recipe: Recipe, out: Path, logger: L.pytorch.loggers.Logger | bool) -> L.Trainer:
     cfg = recipe.trainer
-    checkpoints = ModelCheckpoint(
-        dirpath=out / "checkpoints", save_top_k=0, save_last=True, every_n_train_steps=cfg.checkpoint_every_n_steps
-    )
+    checkpoints = LastCheckpoint(last_checkpoint(out), cfg.checkpoint_every_n_steps)
     return L.Trainer(
         max_steps=cfg.max_steps,
         accelerator=cfg.accelerator,
@@ -102,12 +101,23 @@ def build_trainer(recipe: Recipe, out: Path, logger: L.pytorch.loggers.Logger | 
 
 
 def pretrain(recipe: Recipe, out: Path, resume: bool = False) -> RunSummary:
-    """Pretrain ``recipe`` into ``out`` (or continue the run there with ``resume``)."""
+    """Pretrain ``recipe`` into ``out`` (or continue the run there with ``resume``).
+
+    The data is read and checked before anything is written, so bad input
+    leaves no half-made run folder behind.
+    """
     check_run_folder(out, resume)
     quiet_library_chatter()
-    out.mkdir(parents=True, exist_ok=True)
     plugin = load_domain(recipe.domain)
     L.seed_everything(recipe.seed, workers=True, verbose=False)
+    datamodule = JEPADataModule(
+        plugin, recipe.data, recipe.trainer.batch_size, recipe.trainer.num_workers, recipe.seed, cache_dir()
+    )
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    module = JEPAModule(recipe.to_dict())
+
+    out.mkdir(parents=True, exist_ok=True)
     run_file = out / RUN_FILE
     previous_run = json.loads(run_file.read_text())["run_id"] if resume and run_file.exists() else None
     logger = make_logger(out, f"jepa-platform/{recipe.domain}", previous_run)
@@ -118,11 +128,6 @@ def pretrain(recipe: Recipe, out: Path, resume: bool = False) -> RunSummary:
         logger.experiment.set_tag(run_id, "resumed", "true")
     else:
         logger.log_hyperparams(flatten(recipe.to_dict()))
-
-    datamodule = JEPADataModule(
-        plugin, recipe.data, recipe.trainer.batch_size, recipe.trainer.num_workers, recipe.seed, cache_dir()
-    )
-    module = JEPAModule(recipe.to_dict())
     trainer = build_trainer(recipe, out, logger)
     trainer.fit(module, datamodule=datamodule, ckpt_path=last_checkpoint(out) if resume else None, weights_only=True)
     loss = trainer.callback_metrics.get("train/loss")

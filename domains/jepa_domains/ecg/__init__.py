@@ -67,7 +67,7 @@ class ECGDomain(DomainPlugin):
         # ECG-JEPA (Weimann & Conrad): ViT-S of depth 8, 50 ms tokens at 500 Hz, EMA 0.998 -> 0.9995, L1 loss.
         return {
             "model": {"preset": "vit_small", "depth": 8, "predictor_depth": 8},
-            "masking": {"strategy": "spans", "keep_ratio": [0.15, 0.25], "num_targets": 4, "min_block": 10},
+            "masking": {"strategy": "spans", "keep_ratio": [0.15, 0.25], "num_spans": 4, "min_block": 10},
             "objective": {"ema_momentum": [0.998, 0.9995], "loss": "l1"},
             "trainer": {"batch_size": 64},
         }
@@ -83,7 +83,7 @@ class ECGDomain(DomainPlugin):
         }
 
     def demo_root(self, cache_dir: Path, data: ECGDataConfig) -> Path:
-        return cache_dir / "ecg" / f"ptbxl-demo-v1-{data.demo_records}rec-{data.sampling_rate}hz"
+        return cache_dir / "ecg" / f"ptbxl-demo-v2-{data.demo_records}rec-{data.sampling_rate}hz"
 
     def prepare_data(self, data: DataConfig, cache_dir: Path) -> None:
         if data.path is None:

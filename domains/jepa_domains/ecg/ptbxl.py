@@ -45,8 +45,11 @@ def read_database(root: Path, sampling_rate: int) -> pd.DataFrame:
 def _parse_codes(text: object, path: Path, ecg_id: object) -> dict[str, float]:
     try:
         codes = ast.literal_eval(str(text))
-    except (ValueError, SyntaxError) as exc:
+    except (ValueError, SyntaxError, TypeError) as exc:
         raise JepaError(f"{path}: ecg_id {ecg_id}: scp_codes {text!r} is not a dict literal") from exc
     if not isinstance(codes, dict):
         raise JepaError(f"{path}: ecg_id {ecg_id}: scp_codes {text!r} is not a dict literal")
-    return {str(k): float(v) for k, v in codes.items()}
+    try:
+        return {str(k): float(v) for k, v in codes.items()}
+    except (TypeError, ValueError) as exc:
+        raise JepaError(f"{path}: ecg_id {ecg_id}: scp_codes {text!r} has a non-numeric likelihood") from exc

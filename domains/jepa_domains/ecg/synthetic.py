@@ -34,6 +34,14 @@ def lead_vectors() -> np.ndarray:
     return np.stack(limb + chest)
 
 
+def electrode_leads() -> np.ndarray:
+    """``12 × 9`` lead voltages from the electrode potentials (RA, LA, LL, V1-V6): Einthoven's limb
+    leads, Goldberger's augmented leads and the chest leads against Wilson's terminal (RA + LA + LL) / 3."""
+    limb = np.array([[-1, 1, 0], [-1, 0, 1], [0, -1, 1], [1, -0.5, -0.5], [-0.5, 1, -0.5], [-0.5, -0.5, 1]])
+    chest = np.hstack([np.full((6, 3), -1 / 3), np.eye(6)])
+    return np.vstack([np.hstack([limb, np.zeros((6, 6))]), chest])
+
+
 def _unit(*xyz: float) -> np.ndarray:
     v = np.array(xyz, dtype=np.float64)
     return v / np.linalg.norm(v)
@@ -161,11 +169,16 @@ def synthesize(rng: np.random.Generator, kind: ECGClass, seconds: float, rate: i
         f_wave = (rng.uniform(0.02, 0.05, 3)[:, None] * np.sin(2 * np.pi * freqs[:, None] * t + phases[:, None])).sum(0)
         dipole += _unit(-0.3, 0.4, 0.85)[:, None] * f_wave
     leads = (lead_vectors() @ _rotation(rng, 15.0)) @ dipole * rng.uniform(0.7, 1.3)
-    wander_freq, wander_amp = rng.uniform(0.05, 0.5, (12, 2)), rng.uniform(0.02, 0.15, (12, 2))
-    wander_phase = rng.uniform(0, 2 * np.pi, (12, 2))
+    # Baseline wander and noise arise at the 9 electrodes (RA, LA, LL, V1-V6), not per lead, so the
+    # leads derived from them keep Einthoven's and Goldberger's relations (III = II - I, ...).
+    mixing = electrode_leads()
+    electrodes = mixing.shape[1]
+    wander_freq = rng.uniform(0.05, 0.5, (electrodes, 2))
+    wander_amp = rng.uniform(0.02, 0.15, (electrodes, 2)) / np.sqrt(2)
+    wander_phase = rng.uniform(0, 2 * np.pi, (electrodes, 2))
     wander = (wander_amp[..., None] * np.sin(2 * np.pi * wander_freq[..., None] * t + wander_phase[..., None])).sum(1)
-    noise = rng.normal(0, rng.uniform(0.005, 0.02), leads.shape)
-    return (leads + wander + noise).astype(np.float64)
+    noise = rng.normal(0, rng.uniform(0.005, 0.02) / np.sqrt(2), (electrodes, len(t)))
+    return (leads + mixing @ (wander + noise)).astype(np.float64)
 
 
 def write_demo(root: Path, records: int, rate: int, seconds: float = 10.0, seed: int = 0) -> Path:
@@ -184,10 +197,11 @@ def write_demo(root: Path, records: int, rate: int, seconds: float = 10.0, seed:
         names = list(CLASSES)
         labels = [names[i % len(names)] for i in range(records)]
         rng.shuffle(labels)
-        folds = np.zeros(records, dtype=int)
-        for name in names:  # stratified: each class spread evenly over folds 1-10
+        folds, start = np.zeros(records, dtype=int), 0
+        for name in names:  # stratified: each class spread evenly over folds 1-10, and so all records
             members = [i for i, label in enumerate(labels) if label == name]
-            folds[members] = rng.permutation(np.arange(len(members)) % 10 + 1)
+            folds[members] = rng.permutation((np.arange(len(members)) + start) % 10 + 1)
+            start += len(members)  # the next class goes on where this one stopped: small sets fill every fold
         rows = []
         for index, label in enumerate(labels):
             ecg_id = index + 1
