@@ -46,7 +46,8 @@ def test_shapes_of_student_predictor_and_teacher():
     embedded = module.encoder.embed(batch)
     n = module.encoder.grid.num_tokens
     assert embedded.tokens.shape == (4, n, 192)
-    masks = module.masks_for(4, embedded.valid, seed=0)
+    _, valid, masks = module.prepare_batch(batch, seed=0)
+    assert valid is None, "full-length windows need no validity mask"
     context = module.encoder.encode(embedded.tokens, keep=masks.context)
     assert context.shape == (4, masks.context.shape[1], 192)
     prediction = module.predictor(context, masks)
@@ -54,20 +55,23 @@ def test_shapes_of_student_predictor_and_teacher():
     assert module.teacher(batch).shape == (4, n, 192)
 
 
-def test_padding_does_not_leak_into_valid_tokens():
+def test_padded_batches_mask_padding_in_masks_and_attention():
     module = small_module().eval()
     batch = ecg_batch(length=600)
+    _, valid, masks = module.prepare_batch(batch, seed=0)
+    valid_tokens = 600 // module.encoder.tokenizer.patch
+    assert valid is not None and int(valid[-1].sum()) == valid_tokens
+    assert int(masks.targets[-1].max()) < valid_tokens and int(masks.context[-1].max()) < valid_tokens
     first = module.teacher(batch)
     batch["signal"][-1, :, 600:] = 100.0  # change only the padded part of the last sample
     second = module.teacher(batch)
-    valid_tokens = 600 // module.encoder.tokenizer.patch
     assert torch.allclose(first[-1, :valid_tokens], second[-1, :valid_tokens], atol=1e-5)
     assert not torch.allclose(first[-1, valid_tokens:], second[-1, valid_tokens:])
 
 
 def test_teacher_gets_no_gradients_and_follows_the_ema_formula():
     module = small_module()
-    loss = module.jepa_loss(ecg_batch(), masks_seed=0)
+    loss = module.jepa_loss(*module.prepare_batch(ecg_batch(), seed=0))
     loss.backward()
     assert all(p.grad is None for p in module.teacher.parameters())
     assert all(not p.requires_grad for p in module.teacher.parameters())
@@ -84,13 +88,22 @@ def test_teacher_gets_no_gradients_and_follows_the_ema_formula():
         assert torch.allclose(new, momentum * old + (1 - momentum) * s, atol=1e-6)
 
 
+def test_masks_are_drawn_on_the_cpu_from_the_seed():
+    module = small_module()
+    batch = ecg_batch()
+    first, second, other = (module.prepare_batch(batch, seed)[2] for seed in (5, 5, 6))
+    assert first.context.device.type == "cpu"
+    assert torch.equal(first.targets, second.targets) and not torch.equal(first.targets, other.targets)
+
+
 def test_a_few_steps_lower_the_loss_on_a_fixed_batch():
     module = small_module()
     batch = ecg_batch(8)
     optimizer = torch.optim.AdamW([p for p in module.parameters() if p.requires_grad], lr=1e-3)
     losses = []
+    inputs = module.prepare_batch(batch, seed=0)
     for _ in range(15):
-        loss = module.jepa_loss(batch, masks_seed=0)
+        loss = module.jepa_loss(*inputs)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

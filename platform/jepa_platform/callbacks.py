@@ -7,22 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-import torch
 
-
-def batch_size_of(batch: Any) -> int:
-    """Number of samples in a collated batch (a tensor or a dict/list holding tensors)."""
-    if isinstance(batch, torch.Tensor):
-        return batch.shape[0]
-    values = batch.values() if isinstance(batch, dict) else batch
-    for value in values:
-        if isinstance(value, (torch.Tensor, dict, list, tuple)):
-            return batch_size_of(value)
-    raise ValueError("cannot tell the batch size: no tensor in the batch")
+from .data import batch_size_of
 
 
 class SamplesPerSecond(L.Callback):
     """Logs smoothed global samples/s (data loading included) to the progress bar and the logger.
+
+    It logs on the trainer's logging steps only: logging a number copies it to
+    the device, which would synchronize a GPU every step.
 
     Args:
         smoothing: Weight of the newest measurement in the exponential average.
@@ -43,7 +36,8 @@ class SamplesPerSecond(L.Callback):
         if self._last is not None:
             measured = batch_size_of(batch) * trainer.world_size / (now - self._last)
             self.rate = measured if self.rate is None else self.rate + self.smoothing * (measured - self.rate)
-            pl_module.log("train/samples_per_s", self.rate, prog_bar=True)
+            if trainer.global_step % trainer.log_every_n_steps == 0:
+                pl_module.log("train/samples_per_s", self.rate, prog_bar=True)
         self._last = now
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import torch
@@ -12,6 +13,17 @@ from torch.utils.data import DataLoader, Dataset
 
 from .errors import JepaError
 from .plugin import DataConfig, DatasetSplits, DomainPlugin
+
+
+def batch_size_of(batch: Any) -> int:
+    """Number of samples in a collated batch (a tensor, or a dict/list/tuple holding tensors)."""
+    if isinstance(batch, torch.Tensor):
+        return batch.shape[0]
+    values = batch.values() if isinstance(batch, dict) else batch
+    for value in values:
+        if isinstance(value, (torch.Tensor, dict, list, tuple)):
+            return batch_size_of(value)
+    raise ValueError("cannot tell the batch size: no tensor in the batch")
 
 
 class JEPADataModule(L.LightningDataModule):

@@ -10,6 +10,7 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 
+from .data import batch_size_of
 from .masking import Masks, build_masking
 from .network import Encoder, Predictor, gather_tokens, jepa_step_flops
 from .recipe import Recipe, recipe_model
@@ -39,38 +40,63 @@ class JEPAModule(L.LightningModule):
         self.teacher = copy.deepcopy(self.encoder).requires_grad_(False)
         self.masking = build_masking(cfg.masking)
         self.loss_fn = LOSSES[cfg.objective.loss]
-        self._mask_generator: torch.Generator | None = None
+        self._mask_generator = torch.Generator()
+        self._val_batches = 0
+
+    # ----------------------------------------------------------------- masks
+    def prepare_batch(self, batch: Any, seed: int) -> tuple[Any, torch.Tensor | None, Masks]:
+        """``(batch, valid, masks)``: token validity and masks drawn on the CPU from ``seed``.
+
+        Runs before the batch moves to the device, so the training step itself
+        never waits on the device for mask sizes. ``valid`` is ``None`` when
+        every token is valid. The same seed gives the same masks whatever the
+        device or the number of loader workers.
+        """
+        valid = self.encoder.tokenizer.valid_mask(batch)
+        if valid is not None:
+            valid = valid.cpu()
+            if bool(valid.all()):
+                valid = None
+        self._mask_generator.manual_seed(seed)
+        masks = self.masking.sample(self.encoder.grid, batch_size_of(batch), self._mask_generator, valid)
+        return batch, valid, masks
+
+    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> tuple[Any, torch.Tensor | None, Masks]:
+        if self.trainer.training:
+            seed = self.recipe.seed * 1_000_003 + self.global_step
+        else:  # validation: the same masks for the same batch at every evaluation
+            seed = self.recipe.seed * 1_000_003 - 1 - self._val_batches
+            self._val_batches += 1
+        batch, valid, masks = self.prepare_batch(batch, seed)
+        if self.device.type == "cuda":  # pinned memory copies to the GPU without blocking
+            valid = None if valid is None else valid.pin_memory()
+            masks = Masks(masks.context.pin_memory(), masks.targets.pin_memory())
+        return batch, valid, masks
+
+    def on_validation_epoch_start(self) -> None:
+        self._val_batches = 0
 
     # ----------------------------------------------------------------- steps
-    def masks_for(self, batch_size: int, valid: torch.Tensor | None, seed: int) -> Masks:
-        """Masks drawn from a generator seeded by ``seed`` on the module's device (worker-count independent)."""
-        if self._mask_generator is None or self._mask_generator.device != self.device:
-            self._mask_generator = torch.Generator(device=self.device)
-        self._mask_generator.manual_seed(seed)
-        return self.masking.sample(self.encoder.grid, batch_size, self._mask_generator, valid)
-
-    def jepa_loss(self, batch: dict[str, Any], masks_seed: int) -> torch.Tensor:
-        """Predict the teacher's layer-normed embeddings of the K target blocks from the context."""
-        embedded = self.encoder.embed(batch)
-        masks = self.masks_for(embedded.tokens.shape[0], embedded.valid, masks_seed)
-        context = self.encoder.encode(embedded.tokens, keep=masks.context)
+    def jepa_loss(self, batch: Any, valid: torch.Tensor | None, masks: Masks) -> torch.Tensor:
+        """Predict the teacher's layer-normed embeddings of the target tokens from the context."""
+        context = self.encoder.encode(self.encoder.embed(batch).tokens, keep=masks.context)
         prediction = self.predictor(context, masks)
         with torch.no_grad():
-            target = self.teacher(batch)
+            target = self.teacher.encode(self.teacher.embed(batch).tokens, valid=valid)
             target = F.layer_norm(target, target.shape[-1:])
             target = gather_tokens(target, masks.targets).transpose(0, 1)  # K × B × Nt × D
         return self.loss_fn(prediction.float(), target.float())
 
-    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
-        seed = self.recipe.seed * 1_000_003 + self.global_step
-        loss = self.jepa_loss(batch, seed)
+    def training_step(self, inputs: tuple[Any, torch.Tensor | None, Masks], batch_idx: int) -> torch.Tensor:
+        loss = self.jepa_loss(*inputs)
         self.log("train/loss", loss, prog_bar=True)
-        self.log("train/lr", self.optimizers().param_groups[0]["lr"])
-        self.log("train/ema_momentum", self.ema_momentum())
+        if (self.global_step + 1) % self.trainer.log_every_n_steps == 0:  # a logged number is a host-to-device copy
+            self.log("train/lr", self.optimizers().param_groups[0]["lr"])
+            self.log("train/ema_momentum", self.ema_momentum())
         return loss
 
-    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
-        loss = self.jepa_loss(batch, self.recipe.seed * 1_000_003 - 1 - batch_idx)  # fixed masks per batch
+    def validation_step(self, inputs: tuple[Any, torch.Tensor | None, Masks], batch_idx: int) -> torch.Tensor:
+        loss = self.jepa_loss(*inputs)
         self.log("val/loss", loss, prog_bar=True, sync_dist=True)
         return loss
 
@@ -121,9 +147,9 @@ class JEPAModule(L.LightningModule):
 
     # --------------------------------------------------------------- report
     def flops_per_sample(self) -> float:
-        """Model FLOPs of one training step per sample, at the masking's expected sizes."""
+        """Model FLOPs of one training step per sample, at the mask sizes of one seeded draw."""
         n = self.encoder.grid.num_tokens
-        masks = self.masks_for(2, None, 0)
+        masks = self.masking.sample(self.encoder.grid, 2, torch.Generator().manual_seed(0))
         return jepa_step_flops(
             self.recipe.model, n, masks.context.shape[1], masks.num_targets, masks.targets.shape[2]
         )

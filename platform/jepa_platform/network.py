@@ -90,9 +90,7 @@ def _init_weights(module: nn.Module) -> None:
 
 def key_padding_mask(valid: torch.Tensor | None) -> torch.Tensor | None:
     """``B × 1 × 1 × N`` attention mask letting every query attend to valid keys only."""
-    if valid is None or bool(valid.all()):
-        return None
-    return valid[:, None, None, :]
+    return None if valid is None else valid[:, None, None, :]
 
 
 class Encoder(nn.Module):
@@ -116,7 +114,7 @@ class Encoder(nn.Module):
     def grid(self) -> TokenGrid:
         return self.tokenizer.grid
 
-    def embed(self, batch: dict[str, Any]) -> TokenBatch:
+    def embed(self, batch: Any) -> TokenBatch:
         tokens = self.tokenizer(batch)
         return TokenBatch(tokens.tokens + self.pos_embed().to(tokens.tokens.dtype), tokens.valid)
 
@@ -127,9 +125,13 @@ class Encoder(nn.Module):
             return self.stack(tokens)
         return self.stack(tokens, attn_mask=key_padding_mask(valid))
 
-    def forward(self, batch: dict[str, Any]) -> torch.Tensor:
+    def forward(self, batch: Any) -> torch.Tensor:
+        """All tokens encoded, ``B × N × D`` (padding masked out of attention)."""
         embedded = self.embed(batch)
-        return self.encode(embedded.tokens, valid=embedded.valid)
+        valid = embedded.valid
+        if valid is not None and bool(valid.all()):
+            valid = None  # no mask: the fused attention kernels apply
+        return self.encode(embedded.tokens, valid=valid)
 
 
 def gather_tokens(tokens: torch.Tensor, index: torch.Tensor) -> torch.Tensor:

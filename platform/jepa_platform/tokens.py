@@ -62,14 +62,21 @@ class TokenBatch:
 
 
 class Tokenizer(nn.Module, ABC):
-    """A domain's input layer: ``batch dict -> TokenBatch`` on a fixed :attr:`grid`.
+    """A domain's input layer: ``batch -> TokenBatch`` on a fixed :attr:`grid`.
 
-    Subclasses set ``self.grid`` and ``self.embed_dim`` in ``__init__``.
+    Subclasses set ``self.grid`` and ``self.embed_dim`` in ``__init__``. A
+    domain with padding or missing input overrides :meth:`valid_mask`, which
+    the core calls on the CPU batch before it moves to the device (masks are
+    drawn there, with no device synchronization in the training step).
     """
 
     grid: TokenGrid
     embed_dim: int
 
+    def valid_mask(self, batch: Any) -> torch.Tensor | None:
+        """``B × N`` bool validity of the tokens, from the raw batch alone; ``None`` when all are valid."""
+        return None
+
     @abstractmethod
-    def forward(self, batch: dict[str, Any]) -> TokenBatch:
+    def forward(self, batch: Any) -> TokenBatch:
         """Tokenize a collated batch of samples."""

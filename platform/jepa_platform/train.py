@@ -63,6 +63,7 @@ def quiet_library_chatter() -> None:
         logging.getLogger(name).addFilter(chatter)
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*overridden `on_before_batch_transfer`.*")  # masks are drawn there
 
 
 def check_run_folder(out: Path, resume: bool) -> None:

@@ -38,11 +38,13 @@ class ECGPatchTokenizer(Tokenizer):
         self.proj = nn.Conv1d(num_leads, embed_dim, kernel_size=patch, stride=patch)
         self.absent_lead = nn.Parameter(torch.zeros(num_leads, embed_dim))
 
+    def valid_mask(self, batch: dict[str, Any]) -> torch.Tensor:
+        """A token is valid when its patch starts inside the recorded signal (the rest is padding)."""
+        starts = torch.arange(self.grid.num_tokens, device=batch["length"].device) * self.patch
+        return starts.unsqueeze(0) < batch["length"].unsqueeze(1)
+
     def forward(self, batch: dict[str, Any]) -> TokenBatch:
-        signal = batch["signal"]
-        tokens = self.proj(signal.to(self.proj.weight.dtype)).transpose(1, 2)  # B × N × D
+        tokens = self.proj(batch["signal"].to(self.proj.weight.dtype)).transpose(1, 2)  # B × N × D
         absent = (~batch["lead_present"]).to(tokens.dtype)
         tokens = tokens + (absent @ self.absent_lead.to(tokens.dtype)).unsqueeze(1)
-        starts = torch.arange(self.grid.num_tokens, device=signal.device) * self.patch
-        valid = starts.unsqueeze(0) < batch["length"].unsqueeze(1)
-        return TokenBatch(tokens, valid)
+        return TokenBatch(tokens, self.valid_mask(batch))

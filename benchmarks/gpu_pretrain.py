@@ -1,0 +1,153 @@
+"""ECG ViT-S pretraining throughput and model FLOPs utilization on one GPU (bf16 autocast, fused AdamW).
+
+Builds the ECG domain's default (non-demo) model: ViT-S of depth 8, predictor
+depth 8, 500 Hz, 50 ms patches (200 tokens per 10 s window), and trains it in
+a plain loop on one synthetic batch held on the device, shaped like the ECG
+dataset's samples. No data set is read. Reports samples/s, step time and MFU
+from ``JEPAModule.flops_per_sample`` against the GPU's dense bf16 peak.
+
+    .venv/bin/python benchmarks/gpu_pretrain.py [--batch-size 256 --steps 50 --compile]
+    .venv/bin/python benchmarks/gpu_pretrain.py --device cpu --steps 3 --batch-size 4   # smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from jepa_platform.masking import Masks
+from jepa_platform.module import JEPAModule
+from jepa_platform.recipe import Recipe, resolve_recipe
+
+# Dense bf16 peak TFLOP/s by GPU name; the first matching key wins, so specific names come first.
+PEAK_BF16_TFLOPS = {
+    "H100 PCIe": 756.0,
+    "H100 NVL": 835.0,
+    "H100": 989.0,  # SXM
+    "H200": 989.0,
+    "A100": 312.0,
+}
+
+
+def peak_tflops(device: torch.device, override: float | None) -> float | None:
+    """``override``, else the table's entry for the CUDA device's name (``None`` when unknown or on CPU)."""
+    if override is not None or device.type != "cuda":
+        return override
+    name = torch.cuda.get_device_name(device)
+    return next((peak for key, peak in PEAK_BF16_TFLOPS.items() if key in name), None)
+
+
+def vit_s_recipe() -> Recipe:
+    """The ECG defaults; a (never read) data path keeps the demo settings out."""
+    return resolve_recipe("ecg", overrides={"data": {"path": "/nonexistent-unused"}})
+
+
+def synthetic_batch(recipe: Recipe, batch_size: int, device: torch.device) -> dict[str, torch.Tensor]:
+    """Random full-length windows with every lead present, as the ECG data set yields them."""
+    leads, window = len(recipe.data.leads), recipe.data.window_size
+    return {
+        "signal": torch.randn(batch_size, leads, window, device=device),
+        "lead_present": torch.ones(batch_size, leads, dtype=torch.bool, device=device),
+        "length": torch.full((batch_size,), window, dtype=torch.int64, device=device),
+    }
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A CPU tensor on ``device``, copied from pinned memory without blocking the host."""
+    return tensor.pin_memory().to(device, non_blocking=True) if device.type == "cuda" else tensor
+
+
+def train(module: JEPAModule, batch: dict[str, torch.Tensor], warmup: int, steps: int) -> float:
+    """Seconds for ``steps`` training steps after ``warmup`` untimed ones.
+
+    Each step, as in ``Trainer.fit``: masks drawn on the CPU (``prepare_batch``)
+    and copied over, bf16 autocast forward, backward, gradient clipping, fused
+    AdamW, EMA teacher update.
+    """
+    lengths = {"length": batch["length"].cpu()}  # all the CPU needs to draw the masks
+    optim, seed = module.recipe.optim, module.recipe.seed * 1_000_003
+    decay, no_decay = [], []
+    for name, param in module.named_parameters():
+        if param.requires_grad:  # the split JEPAModule.configure_optimizers makes
+            (no_decay if param.ndim < 2 or "pos_embed" in name or "mask_token" in name else decay).append(param)
+    groups = [{"params": decay, "weight_decay": optim.weight_decay[0]}, {"params": no_decay, "weight_decay": 0.0}]
+    optimizer = torch.optim.AdamW(groups, lr=optim.lr, betas=optim.betas, fused=True)
+    params = decay + no_decay
+    start = 0.0
+    for step in range(warmup + steps):
+        if step == warmup:
+            synchronize(module.device)
+            start = time.perf_counter()
+        _, valid, masks = module.prepare_batch(lengths, seed + step)
+        device = module.device
+        valid = None if valid is None else to_device(valid, device)
+        masks = Masks(to_device(masks.context, device), to_device(masks.targets, device))
+        with torch.autocast(device.type, dtype=torch.bfloat16):
+            loss = module.jepa_loss(batch, valid, masks)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if optim.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(params, optim.grad_clip)
+        optimizer.step()
+        module.update_teacher()
+    synchronize(module.device)
+    return time.perf_counter() - start
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", default="cuda", help="cuda, cuda:N or cpu")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--steps", type=int, default=50, help="timed steps")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed steps first (compilation, allocator)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the three transformer stacks")
+    parser.add_argument("--peak-tflops", type=float, help="dense bf16 peak of the device in TFLOP/s (default: table)")
+    args = parser.parse_args()
+    if args.steps < 1 or args.warmup < 0 or args.batch_size < 1:
+        parser.error("need --steps >= 1, --warmup >= 0 and --batch-size >= 1")
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    device = torch.device(args.device)
+    recipe = vit_s_recipe()
+    torch.manual_seed(recipe.seed)
+    module = JEPAModule(recipe.to_dict()).to(device)
+    if args.compile:
+        for stack in (module.encoder.stack, module.teacher.stack, module.predictor.stack):
+            stack.compile()
+    batch = synthetic_batch(recipe, args.batch_size, device)
+    seconds = train(module, batch, args.warmup, args.steps)
+
+    samples_per_s = args.batch_size * args.steps / seconds
+    flops = module.flops_per_sample()
+    peak = peak_tflops(device, args.peak_tflops)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    model, data = recipe.model, recipe.data
+    print(f"device: {name}; torch {torch.__version__}; compile: {'on' if args.compile else 'off'}")
+    print(
+        f"model: {model.preset}, depth {model.depth}, predictor depth {model.predictor_depth}, "
+        f"{data.window_size // data.patch_size} tokens ({data.sampling_rate} Hz, {data.patch_ms:g} ms patches); "
+        f"batch {args.batch_size}; {args.steps} timed steps after {args.warmup} warm-up steps"
+    )
+    print(f"samples/s: {samples_per_s:.1f}")
+    print(f"step time: {1000 * seconds / args.steps:.2f} ms")
+    print(f"model FLOPs: {flops / 1e9:.2f} GFLOP/sample, {flops * samples_per_s / 1e12:.2f} TFLOP/s achieved")
+    if peak is None:
+        print("MFU: n/a (unknown peak; pass --peak-tflops)")
+    else:
+        print(f"MFU: {100 * flops * samples_per_s / (peak * 1e12):.1f}% of {peak:g} TFLOP/s dense bf16")
+    if device.type == "cuda":
+        print(f"peak memory: {torch.cuda.max_memory_allocated(device) / 2**30:.1f} GiB")
+
+
+if __name__ == "__main__":
+    main()
