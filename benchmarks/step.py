@@ -67,7 +67,7 @@ def plain_steps(recipe: Recipe, batch: dict[str, torch.Tensor]) -> Iterator[torc
     for step in range(total):
         decay = cosine(*optim.weight_decay, step / total)
         for group in optimizer.param_groups:
-            if group["weight_decay"] > 0:
+            if group["decays"]:
                 group["weight_decay"] = decay
         loss = plain_loss(module, batch, recipe.seed * 1_000_003 + step)
         optimizer.zero_grad(set_to_none=True)

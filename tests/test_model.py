@@ -8,6 +8,7 @@ import torch
 from jepa_platform.module import JEPAModule
 from jepa_platform.posembed import PositionEmbedding, sincos_1d, sincos_grid
 from jepa_platform.recipe import resolve_recipe
+from jepa_platform.schedules import cosine, warmup_cosine
 from jepa_platform.tokens import TokenGrid
 
 
@@ -114,3 +115,21 @@ def test_a_few_steps_lower_the_loss_on_a_fixed_batch():
 def test_flops_grow_with_depth():
     shallow, deep = small_module().flops_per_sample(), small_module(depth=4).flops_per_sample()
     assert 0 < shallow < deep
+
+
+def test_schedules_reach_their_endpoints():
+    assert warmup_cosine(0, 100, 10, 0.1, 1.0, 0.0) == pytest.approx(0.1)
+    assert warmup_cosine(10, 100, 10, 0.1, 1.0, 0.0) == pytest.approx(1.0)
+    assert warmup_cosine(55, 100, 10, 0.1, 1.0, 0.0) == pytest.approx(0.5)
+    assert warmup_cosine(100, 100, 10, 0.1, 1.0, 0.0) == pytest.approx(0.0)
+    assert cosine(0.04, 0.4, 0.0) == pytest.approx(0.04) and cosine(0.04, 0.4, 1.0) == pytest.approx(0.4)
+
+
+def test_weight_decay_spares_biases_norms_positions_and_mask_token():
+    module = small_module()
+    groups = module.configure_optimizers()["optimizer"].param_groups
+    decayed = {id(p) for g in groups if g["decays"] for p in g["params"]}
+    names = {name for name, p in module.named_parameters() if id(p) in decayed}
+    assert names and all(not name.endswith(".bias") and "norm" not in name for name in names)
+    assert "predictor.mask_token" not in names
+    assert "encoder.stack.blocks.0.attn.qkv.weight" in names

@@ -117,7 +117,7 @@ class JEPAModule(L.LightningModule):
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         wd = cosine(*self.recipe.optim.weight_decay, self.progress())
         for group in self.optimizers().param_groups:
-            if group["weight_decay"] > 0:
+            if group["decays"]:
                 group["weight_decay"] = wd
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
@@ -132,9 +132,13 @@ class JEPAModule(L.LightningModule):
                 continue
             (no_decay if param.ndim < 2 or "pos_embed" in name or "mask_token" in name else decay).append(param)
         optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": opt.weight_decay[0]}, {"params": no_decay, "weight_decay": 0.0}],
+            [
+                {"params": decay, "weight_decay": opt.weight_decay[0], "decays": True},
+                {"params": no_decay, "weight_decay": 0.0, "decays": False},  # biases, norms, positions, mask token
+            ],
             lr=opt.lr,
             betas=opt.betas,
+            fused=self.device.type == "cuda",
         )
         total = self.recipe.trainer.max_steps
         warmup = int(opt.warmup_fraction * total)

@@ -55,8 +55,8 @@ class OptimConfig(Section):
     def _check(self) -> "OptimConfig":
         if not 0.0 <= self.warmup_fraction < 1.0:
             raise ValueError(f"warmup_fraction must lie in [0, 1), got {self.warmup_fraction}")
-        if min(self.lr, self.start_lr, self.final_lr) < 0:
-            raise ValueError("learning rates must be non-negative")
+        if self.lr <= 0 or min(self.start_lr, self.final_lr) < 0:
+            raise ValueError("lr must be positive, start_lr and final_lr non-negative")
         return self
 
 
