@@ -72,7 +72,7 @@ def test_padded_batches_mask_padding_in_masks_and_attention():
 
 def test_teacher_gets_no_gradients_and_follows_the_ema_formula():
     module = small_module()
-    loss = module.jepa_loss(*module.prepare_batch(ecg_batch(), seed=0))
+    loss = module.jepa_loss(*module.prepare_batch(ecg_batch(), seed=0)).loss
     loss.backward()
     assert all(p.grad is None for p in module.teacher.parameters())
     assert all(not p.requires_grad for p in module.teacher.parameters())
@@ -104,7 +104,7 @@ def test_a_few_steps_lower_the_loss_on_a_fixed_batch():
     losses = []
     inputs = module.prepare_batch(batch, seed=0)
     for _ in range(15):
-        loss = module.jepa_loss(*inputs)
+        loss = module.jepa_loss(*inputs).loss
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -133,3 +133,17 @@ def test_weight_decay_spares_biases_norms_positions_and_mask_token():
     assert names and all(not name.endswith(".bias") and "norm" not in name for name in names)
     assert "predictor.mask_token" not in names
     assert "encoder.stack.blocks.0.attn.qkv.weight" in names
+
+
+def test_sigreg_objective_has_no_teacher_and_trains_the_encoder_on_both_views():
+    recipe = resolve_recipe("ecg", overrides={"objective": {"kind": "sigreg"}, "model": {"depth": 2, "predictor_depth": 1}})
+    module = JEPAModule(recipe.to_dict())
+    assert module.teacher is None and module.target_encoder is module.encoder
+    result = module.jepa_loss(*module.prepare_batch(ecg_batch(), seed=0), seed=0)
+    weight = recipe.objective.sigreg.weight
+    assert float(result.loss) == pytest.approx(float((1 - weight) * result.prediction + weight * result.regularizer), rel=1e-5)
+    result.loss.backward()
+    assert module.encoder.stack.blocks[0].attn.qkv.weight.grad is not None
+    assert result.embeddings.shape == (4, 192) and not result.embeddings.requires_grad
+    ema = small_module()
+    assert module.flops_per_sample() > ema.flops_per_sample(), "the full-input pass also trains without a teacher"

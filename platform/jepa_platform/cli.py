@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from .downstream.commands import add_commands as add_downstream_commands
 from .errors import JepaError
 
 
@@ -51,12 +52,27 @@ def build_parser() -> argparse.ArgumentParser:
     pre.add_argument("--out", type=Path, help="run folder (default: runs/<domain>-<time>)")
     pre.add_argument("--max-steps", type=int, help="training steps (trainer.max_steps)")
     pre.add_argument("--seed", type=int, help="random seed (seed)")
+    pre.add_argument("--objective", choices=["ema", "sigreg"], help="EMA teacher or SIGReg (objective.kind)")
     pre.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     pre.add_argument("--print-config", action="store_true", help="print the resolved recipe and exit")
+    pre.set_defaults(handler=run_pretrain, takes_overrides=True)
+
+    sel = commands.add_parser(
+        "select",
+        help="rank finished runs by RankMe (label-free model selection)",
+        description="Rank runs by their final RankMe, within each method (objective); highest first.",
+    )
+    sel.add_argument("runs", nargs="+", help="run folders (holding run.json) or MLflow run ids")
+    sel.add_argument("--tracking-uri", help="MLflow tracking URI for run ids (default: $MLFLOW_TRACKING_URI)")
+    sel.set_defaults(handler=run_select, takes_overrides=False)
+
+    add_downstream_commands(commands)  # probe, finetune, export, report
 
     dom = commands.add_parser("domains", help="installed domain plugins")
     dom_commands = dom.add_subparsers(dest="domains_command", required=True)
-    dom_commands.add_parser("list", help="list installed domains")
+    dom_commands.add_parser("list", help="list installed domains").set_defaults(
+        handler=run_domains_list, takes_overrides=False
+    )
     return parser
 
 
@@ -70,6 +86,8 @@ def cli_overrides(args: argparse.Namespace, extra: list[str]) -> dict[str, Any]:
         named["trainer"] = {"max_steps": args.max_steps}
     if args.seed is not None:
         named["seed"] = args.seed
+    if args.objective is not None:
+        named["objective"] = {"kind": args.objective}
     return deep_merge(parse_overrides(split_overrides(extra)), named)
 
 
@@ -92,8 +110,9 @@ def run_pretrain(args: argparse.Namespace, extra: list[str]) -> int:
         return 0
     out = args.out or Path("runs") / f"{recipe.domain}-{datetime.now():%Y%m%d-%H%M%S}"
     summary = pretrain(recipe, out, resume=args.resume)
-    loss = "n/a" if summary.final_loss is None else f"{summary.final_loss:.4f}"
-    print(f"\nPretraining finished after {summary.steps} steps, final loss {loss}.")
+    shown = ("train/loss", "monitor/rankme", "probe/val_auc", "probe/val_accuracy")
+    results = ", ".join(f"{key.split('/')[-1]} {summary.metrics[key]:.4g}" for key in shown if key in summary.metrics)
+    print(f"\nPretraining finished after {summary.steps} steps: {results or 'no metrics logged'}.")
     print(f"  checkpoint: {summary.checkpoint}")
     print(f"  config:     {summary.config}")
     print(f"  MLflow run: {summary.run_id} in {summary.tracking_uri}")
@@ -102,7 +121,21 @@ def run_pretrain(args: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
-def run_domains_list() -> int:
+def run_select(args: argparse.Namespace) -> int:
+    import os
+
+    from .select_runs import rank, score, table
+
+    uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+    ranked = rank([score(reference, uri) for reference in args.runs])
+    print(table(ranked))
+    methods = sorted({run.method for _, run in ranked})
+    if len(methods) > 1:
+        print(f"\nRuns of different methods ({', '.join(methods)}) are ranked separately: RankMe compares runs of one method.")
+    return 0
+
+
+def run_domains_list(args: argparse.Namespace) -> int:
     from .registry import list_domains
 
     rows = list_domains()
@@ -115,12 +148,10 @@ def run_domains_list() -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
+    if extra and not args.takes_overrides:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
-        if args.command == "pretrain":
-            return run_pretrain(args, extra)
-        if extra:
-            parser.error(f"unrecognized arguments: {' '.join(extra)}")
-        return run_domains_list()
+        return args.handler(args, extra) if args.takes_overrides else args.handler(args)
     except JepaError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

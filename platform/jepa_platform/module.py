@@ -1,8 +1,9 @@
-"""The JEPA LightningModule: context encoder, predictor and EMA target encoder."""
+"""The JEPA LightningModule: context encoder, predictor, and an EMA target encoder or SIGReg."""
 
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -16,8 +17,27 @@ from .network import Encoder, Predictor, gather_tokens, jepa_step_flops
 from .recipe import Recipe, recipe_model
 from .registry import load_domain
 from .schedules import cosine, linear, warmup_cosine
+from .sigreg import sigreg
 
 LOSSES = {"l1": F.l1_loss, "smooth_l1": F.smooth_l1_loss, "mse": F.mse_loss}
+
+
+@dataclass
+class StepResult:
+    """A JEPA step: the loss to minimize, its parts, and the detached pooled target embeddings."""
+
+    loss: torch.Tensor
+    prediction: torch.Tensor
+    regularizer: torch.Tensor | None
+    embeddings: torch.Tensor
+
+
+def pooled(tokens: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
+    """Mean of each sample's valid tokens, ``B × N × D -> B × D``."""
+    if valid is None:
+        return tokens.mean(dim=1)
+    weights = valid.unsqueeze(-1).to(tokens.dtype)
+    return (tokens * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1)
 
 
 class JEPAModule(L.LightningModule):
@@ -37,11 +57,12 @@ class JEPAModule(L.LightningModule):
         tokenizer = plugin.build_tokenizer(cfg.data, cfg.model.embed_dim)
         self.encoder = Encoder(tokenizer, cfg.model)
         self.predictor = Predictor(tokenizer.grid, cfg.model)
-        self.teacher = copy.deepcopy(self.encoder).requires_grad_(False)
+        self.teacher = copy.deepcopy(self.encoder).requires_grad_(False) if cfg.objective.kind == "ema" else None
         self.masking = build_masking(cfg.masking)
         self.loss_fn = LOSSES[cfg.objective.loss]
         self._mask_generator = torch.Generator()
         self._val_batches = 0
+        self._ema_pairs: tuple[list[torch.Tensor], list[torch.Tensor]] | None = None
 
     # ----------------------------------------------------------------- masks
     def prepare_batch(self, batch: Any, seed: int) -> tuple[Any, torch.Tensor | None, Masks]:
@@ -77,28 +98,50 @@ class JEPAModule(L.LightningModule):
         self._val_batches = 0
 
     # ----------------------------------------------------------------- steps
-    def jepa_loss(self, batch: Any, valid: torch.Tensor | None, masks: Masks) -> torch.Tensor:
-        """Predict the teacher's layer-normed embeddings of the target tokens from the context."""
+    @property
+    def target_encoder(self) -> Encoder:
+        """The encoder whose embeddings are the targets and the result: the EMA teacher, or the encoder itself."""
+        return self.teacher if self.teacher is not None else self.encoder
+
+    def jepa_loss(self, batch: Any, valid: torch.Tensor | None, masks: Masks, seed: int = 0) -> StepResult:
+        """Predict the target embeddings of the target tokens from the context.
+
+        ``seed`` draws SIGReg's slices (the same on every rank).
+        """
+        objective = self.recipe.objective
         context = self.encoder.encode(self.encoder.embed(batch).tokens, keep=masks.context)
         prediction = self.predictor(context, masks)
-        with torch.no_grad():
-            target = self.teacher.encode(self.teacher.embed(batch).tokens, valid=valid)
-            target = F.layer_norm(target, target.shape[-1:])
-            target = gather_tokens(target, masks.targets).transpose(0, 1)  # K × B × Nt × D
-        return self.loss_fn(prediction.float(), target.float())
+        if self.teacher is not None:
+            with torch.no_grad():
+                full = self.teacher.encode(self.teacher.embed(batch).tokens, valid=valid)
+                target = F.layer_norm(full, full.shape[-1:])
+        else:
+            full = target = self.encoder.encode(self.encoder.embed(batch).tokens, valid=valid)
+        target = gather_tokens(target, masks.targets).transpose(0, 1)  # K × B × Nt × D
+        predictive = self.loss_fn(prediction.float(), target.float())
+        if self.teacher is not None:
+            return StepResult(predictive, predictive, None, pooled(full, valid).detach())
+        regularizer = sigreg(full, objective.sigreg, seed, valid)
+        weight = objective.sigreg.weight
+        loss = (1 - weight) * predictive + weight * regularizer
+        return StepResult(loss, predictive.detach(), regularizer.detach(), pooled(full, valid).detach())
 
-    def training_step(self, inputs: tuple[Any, torch.Tensor | None, Masks], batch_idx: int) -> torch.Tensor:
-        loss = self.jepa_loss(*inputs)
-        self.log("train/loss", loss, prog_bar=True)
+    def training_step(self, inputs: tuple[Any, torch.Tensor | None, Masks], batch_idx: int) -> dict[str, Any]:
+        result = self.jepa_loss(*inputs, seed=self.recipe.seed * 1_000_003 + self.global_step)
+        self.log("train/loss", result.loss, prog_bar=True, batch_size=result.embeddings.shape[0])
         if (self.global_step + 1) % self.trainer.log_every_n_steps == 0:  # a logged number is a host-to-device copy
             self.log("train/lr", self.optimizers().param_groups[0]["lr"])
-            self.log("train/ema_momentum", self.ema_momentum())
-        return loss
+            if self.teacher is not None:
+                self.log("train/ema_momentum", self.ema_momentum())
+            else:
+                self.log("train/prediction_loss", result.prediction)
+                self.log("train/sigreg", result.regularizer)
+        return {"loss": result.loss, "embeddings": result.embeddings}
 
-    def validation_step(self, inputs: tuple[Any, torch.Tensor | None, Masks], batch_idx: int) -> torch.Tensor:
-        loss = self.jepa_loss(*inputs)
-        self.log("val/loss", loss, prog_bar=True, sync_dist=True)
-        return loss
+    def validation_step(self, inputs: tuple[Any, torch.Tensor | None, Masks], batch_idx: int) -> dict[str, Any]:
+        result = self.jepa_loss(*inputs, seed=self.recipe.seed * 1_000_003 - 1 - batch_idx)
+        self.log("val/loss", result.loss, prog_bar=True, sync_dist=True, batch_size=result.embeddings.shape[0])
+        return {"loss": result.loss, "embeddings": result.embeddings}
 
     # ------------------------------------------------------------ schedules
     def progress(self) -> float:
@@ -109,10 +152,12 @@ class JEPAModule(L.LightningModule):
 
     @torch.no_grad()
     def update_teacher(self) -> None:
-        """teacher <- m * teacher + (1 - m) * student, all parameters in one fused op."""
-        student = list(self.encoder.parameters())
-        teacher = list(self.teacher.parameters())
-        torch._foreach_lerp_(teacher, student, 1.0 - self.ema_momentum())
+        """teacher <- m * teacher + (1 - m) * student, all parameters in one fused op (EMA objective only)."""
+        if self.teacher is None:
+            return
+        if self._ema_pairs is None:
+            self._ema_pairs = (list(self.teacher.parameters()), list(self.encoder.parameters()))
+        torch._foreach_lerp_(*self._ema_pairs, 1.0 - self.ema_momentum())
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         wd = cosine(*self.recipe.optim.weight_decay, self.progress())
@@ -155,6 +200,6 @@ class JEPAModule(L.LightningModule):
         n = self.encoder.grid.num_tokens
         masks = self.masking.sample(self.encoder.grid, 2, torch.Generator().manual_seed(0))
         return jepa_step_flops(
-            self.recipe.model, n, masks.context.shape[1], masks.num_targets, masks.targets.shape[2]
+            self.recipe.model, n, masks.context.shape[1], masks.num_targets, masks.targets.shape[2], self.teacher is not None
         )
 

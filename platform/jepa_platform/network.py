@@ -181,14 +181,18 @@ def transformer_forward_flops(dim: int, depth: int, mlp_ratio: float, tokens: in
     return depth * (tokens * per_token + attention)
 
 
-def jepa_step_flops(config: ModelConfig, num_tokens: int, context_len: int, num_targets: int, target_len: int) -> float:
+def jepa_step_flops(
+    config: ModelConfig, num_tokens: int, context_len: int, num_targets: int, target_len: int, teacher: bool = True
+) -> float:
     """Training FLOPs per sample of one JEPA step (backward counted as twice the forward).
 
-    Student encoder on the context (fwd + bwd), teacher on all tokens (fwd
-    only), predictor on context + target queries for each of the K blocks.
+    Student encoder on the context (fwd + bwd), the targets' pass over all
+    tokens (an EMA teacher: fwd only; without a teacher the encoder itself,
+    fwd + bwd), predictor on context + target queries for each of the K blocks.
     """
     student = 3 * transformer_forward_flops(config.embed_dim, config.depth, config.mlp_ratio, context_len)
-    teacher = transformer_forward_flops(config.embed_dim, config.depth, config.mlp_ratio, num_tokens)
+    full_pass = transformer_forward_flops(config.embed_dim, config.depth, config.mlp_ratio, num_tokens)
+    teacher = full_pass if teacher else 3 * full_pass
     predictor = 3 * num_targets * transformer_forward_flops(
         config.predictor_dim, config.predictor_depth, config.mlp_ratio, context_len + target_len
     )

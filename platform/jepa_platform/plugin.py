@@ -16,8 +16,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
+from .errors import JepaError
 from .schema import Section
 
 if TYPE_CHECKING:
@@ -33,12 +34,68 @@ class DataConfig(Section):
     """Raw data folder or file; ``None`` uses the domain's embedded demo data."""
 
 
+@dataclass(frozen=True)
+class LabelSpec:
+    """What the ``label`` entries of a dataset's samples mean.
+
+    Args:
+        names: Class names, in the order of the label vector / class index.
+        multilabel: ``True``: labels are float multi-hot vectors; ``False``: int64 class indices.
+    """
+
+    names: tuple[str, ...]
+    multilabel: bool
+
+
 @dataclass
 class DatasetSplits:
-    """Datasets of dict samples for pretraining; ``val`` may be ``None``."""
+    """Datasets of samples for pretraining; ``val`` may be ``None``.
+
+    When ``labels`` is given, samples are dicts carrying a ``label`` entry, and
+    an online probe reports how linearly readable the embeddings are.
+    """
 
     train: "Dataset"
     val: "Dataset | None" = None
+    labels: LabelSpec | None = None
+
+
+class TaskConfig(Section):
+    """The ``task`` section of a downstream recipe; plugins subclass it with their own keys."""
+
+    name: str
+    """Which of the domain's labelled tasks (e.g. a PTB-XL label set)."""
+
+
+Metric = Literal["macro_auc", "accuracy", "balanced_accuracy"]
+
+
+@dataclass
+class DownstreamTask:
+    """A domain's labelled task, ready to probe or fine-tune an encoder on.
+
+    Samples are dicts like the pretraining samples, of the geometry of ``data``,
+    plus ``label`` (see :class:`LabelSpec`) and ``group``: an int naming the
+    example a sample is a view of. At evaluation the logits of an example's
+    views are averaged (e.g. sliding windows over a long record).
+
+    Args:
+        name: The task as results name it (e.g. ``ptbxl-all``).
+        labels: The classes, and whether the task is multi-label.
+        metric: Selects the model (early stopping) and is the reported result.
+        data: The ``data`` section of one view; the encoder's tokenizer is built from it.
+        train: One view per example and access (e.g. a random crop).
+        val: Every view of the validation examples.
+        test: Every view of the test examples.
+    """
+
+    name: str
+    labels: LabelSpec
+    metric: Metric
+    data: DataConfig
+    train: "Dataset"
+    val: "Dataset"
+    test: "Dataset"
 
 
 class DomainPlugin(ABC):
@@ -48,11 +105,13 @@ class DomainPlugin(ABC):
         name: The ``--domain`` name.
         description: One line for ``jepa-platform domains list``.
         data_config: The pydantic model of the recipe's ``data`` section.
+        task_config: The pydantic model of a downstream recipe's ``task`` section.
     """
 
     name: ClassVar[str]
     description: ClassVar[str]
     data_config: ClassVar[type[DataConfig]] = DataConfig
+    task_config: ClassVar[type[TaskConfig]] = TaskConfig
 
     def default_recipe(self) -> dict[str, Any]:
         """Recipe defaults for this domain (model size, masking, objective...)."""
@@ -72,3 +131,11 @@ class DomainPlugin(ABC):
     @abstractmethod
     def build_datasets(self, data: DataConfig, cache_dir: Path) -> DatasetSplits:
         """Training (and validation) datasets; ``data.path=None`` means the demo data in ``cache_dir``."""
+
+    def downstream_task(self, task: TaskConfig, data: DataConfig, cache_dir: Path) -> DownstreamTask:
+        """The labelled ``task`` on the data ``data`` describes (preprocessed as in pretraining).
+
+        Raises:
+            JepaError: The domain has no such task, or the data lacks its labels or splits.
+        """
+        raise JepaError(f"domain '{self.name}' defines no downstream tasks")

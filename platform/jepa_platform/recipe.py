@@ -18,20 +18,29 @@ from pydantic import BaseModel, ValidationError, create_model, model_validator
 
 from .errors import JepaError
 from .masking import MaskingConfig
+from .monitor import MonitorConfig
 from .network import ModelConfig
 from .plugin import DataConfig, DomainPlugin
 from .registry import load_domain
 from .schema import Section
+from .sigreg import SIGRegConfig
 
 _FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 
 class ObjectiveConfig(Section):
-    """What the predictor regresses: the EMA teacher's layer-normed embeddings."""
+    """What the predictor regresses, and what keeps the embeddings from collapsing.
 
-    kind: Literal["ema"] = "ema"
+    ``ema``: the layer-normed embeddings of an EMA teacher (momentum rising
+    linearly from start to end). ``sigreg``: the embeddings of the same encoder
+    on the whole input, with no teacher, stop-gradient or schedule; the loss is
+    ``(1 - lambda) * prediction + lambda * SIGReg`` (``sigreg.weight`` is lambda).
+    """
+
+    kind: Literal["ema", "sigreg"] = "ema"
     ema_momentum: tuple[float, float] = (0.996, 1.0)
     loss: Literal["l1", "smooth_l1", "mse"] = "smooth_l1"
+    sigreg: SIGRegConfig = SIGRegConfig()
 
     @model_validator(mode="after")
     def _check(self) -> "ObjectiveConfig":
@@ -96,6 +105,7 @@ class Recipe(Section):
     objective: ObjectiveConfig = ObjectiveConfig()
     optim: OptimConfig = OptimConfig()
     trainer: TrainerConfig = TrainerConfig()
+    monitor: MonitorConfig = MonitorConfig()
     data: DataConfig = DataConfig()
 
     def to_dict(self) -> dict[str, Any]:

@@ -11,12 +11,17 @@ from pathlib import Path
 
 import lightning as L
 from lightning.pytorch.callbacks import TQDMProgressBar
+from lightning.pytorch.loggers import Logger
 
 from .callbacks import LastCheckpoint, SamplesPerSecond
 from .checkpoint import AtomicCheckpointIO, atomic_write_text
 from .data import JEPADataModule
 from .errors import JepaError
 from .module import JEPAModule
+from .monitor import RankMeMonitor
+from .plots import TrainingPlots
+from .plugin import LabelSpec
+from .probe import OnlineProbe
 from .recipe import Recipe
 from .registry import load_domain
 from .tracking import flatten, make_logger, tracking_uri
@@ -42,7 +47,7 @@ class RunSummary:
     tracking_uri: str
     run_id: str
     steps: int
-    final_loss: float | None
+    metrics: dict[str, float]
 
 
 class _DropMessages(logging.Filter):
@@ -77,9 +82,22 @@ def check_run_folder(out: Path, resume: bool) -> None:
         stale.unlink()
 
 
-def build_trainer(recipe: Recipe, out: Path, logger: L.pytorch.loggers.Logger | bool) -> L.Trainer:
+def build_callbacks(recipe: Recipe, out: Path, labels: LabelSpec | None) -> list[L.Callback]:
+    """Checkpoints, throughput, label-free monitoring, the online probe (with labels) and plots."""
+    callbacks = [
+        LastCheckpoint(last_checkpoint(out), recipe.trainer.checkpoint_every_n_steps),
+        SamplesPerSecond(),
+        RankMeMonitor(recipe.monitor),
+        TrainingPlots(out / "plots"),
+        TQDMProgressBar(refresh_rate=5),
+    ]
+    if labels is not None and recipe.monitor.probe:
+        callbacks.append(OnlineProbe(labels, recipe.monitor.probe_lr, recipe.seed))
+    return callbacks
+
+
+def build_trainer(recipe: Recipe, callbacks: list[L.Callback], out: Path, logger: Logger | bool) -> L.Trainer:
     cfg = recipe.trainer
-    checkpoints = LastCheckpoint(last_checkpoint(out), cfg.checkpoint_every_n_steps)
     return L.Trainer(
         max_steps=cfg.max_steps,
         accelerator=cfg.accelerator,
@@ -93,9 +111,10 @@ def build_trainer(recipe: Recipe, out: Path, logger: L.pytorch.loggers.Logger | 
         check_val_every_n_epoch=None if cfg.val_every_n_steps else 1,
         limit_val_batches=cfg.limit_val_batches,
         logger=logger,
-        callbacks=[checkpoints, SamplesPerSecond(), TQDMProgressBar(refresh_rate=5)],
+        callbacks=callbacks,
         plugins=[AtomicCheckpointIO()],
         default_root_dir=out,
+        enable_checkpointing=False,  # LastCheckpoint writes the run's checkpoints
         enable_model_summary=False,
         num_sanity_val_steps=0,
     )
@@ -129,9 +148,10 @@ def pretrain(recipe: Recipe, out: Path, resume: bool = False) -> RunSummary:
         logger.experiment.set_tag(run_id, "resumed", "true")
     else:
         logger.log_hyperparams(flatten(recipe.to_dict()))
-    trainer = build_trainer(recipe, out, logger)
+    assert datamodule.splits is not None
+    trainer = build_trainer(recipe, build_callbacks(recipe, out, datamodule.splits.labels), out, logger)
     trainer.fit(module, datamodule=datamodule, ckpt_path=last_checkpoint(out) if resume else None, weights_only=True)
-    loss = trainer.callback_metrics.get("train/loss")
+    metrics = {key: float(value) for key, value in trainer.callback_metrics.items()}
     logger.experiment.log_artifact(run_id, str(out / CONFIG_FILE))
     return RunSummary(
         out=out,
@@ -140,5 +160,5 @@ def pretrain(recipe: Recipe, out: Path, resume: bool = False) -> RunSummary:
         tracking_uri=tracking_uri(out),
         run_id=run_id,
         steps=trainer.global_step,
-        final_loss=None if loss is None else float(loss),
+        metrics=metrics,
     )

@@ -10,9 +10,10 @@ from typing import Any
 
 from pydantic import field_validator, model_validator
 
-from jepa_platform.plugin import DataConfig, DatasetSplits, DomainPlugin
+from jepa_platform.plugin import DataConfig, DatasetSplits, DomainPlugin, DownstreamTask, TaskConfig
 
 from .leads import STANDARD_LEADS
+from .task import ECGTaskConfig
 
 
 class ECGDataConfig(DataConfig):
@@ -62,6 +63,7 @@ class ECGDomain(DomainPlugin):
     name = "ecg"
     description = "12-lead ECG (WFDB: PTB-XL layout or any record folder); time-patch tokens, contiguous span masks"
     data_config = ECGDataConfig
+    task_config = ECGTaskConfig
 
     def default_recipe(self) -> dict[str, Any]:
         # ECG-JEPA (Weimann & Conrad): ViT-S of depth 8, 50 ms tokens at 500 Hz, EMA 0.998 -> 0.9995, L1 loss.
@@ -83,7 +85,7 @@ class ECGDomain(DomainPlugin):
         }
 
     def demo_root(self, cache_dir: Path, data: ECGDataConfig) -> Path:
-        return cache_dir / "ecg" / f"ptbxl-demo-v2-{data.demo_records}rec-{data.sampling_rate}hz"
+        return cache_dir / "ecg" / f"ptbxl-demo-v3-{data.demo_records}rec-{data.sampling_rate}hz"
 
     def prepare_data(self, data: DataConfig, cache_dir: Path) -> None:
         if data.path is None:
@@ -104,6 +106,14 @@ class ECGDomain(DomainPlugin):
         assert isinstance(data, ECGDataConfig)
         root = Path(data.path).expanduser() if data.path is not None else self.demo_root(cache_dir, data)
         return load_splits(root, data)
+
+    def downstream_task(self, task: TaskConfig, data: DataConfig, cache_dir: Path) -> DownstreamTask:
+        """A PTB-XL label set (``task.name``) on ``data``'s records, split by ``strat_fold``."""
+        from .downstream import build_task
+
+        assert isinstance(task, ECGTaskConfig) and isinstance(data, ECGDataConfig)
+        root = Path(data.path).expanduser() if data.path is not None else self.demo_root(cache_dir, data)
+        return build_task(root, data, task, demo=data.path is None)
 
 
 plugin = ECGDomain()

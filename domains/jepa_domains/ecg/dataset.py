@@ -38,21 +38,36 @@ class ECGWindows(Dataset):
         present: ``N × leads`` bool; absent leads are zero.
         lengths: ``N`` valid samples per window (the rest is padding).
         meta: One row per window (``record`` and whatever the index held: folds, codes...).
+        labels: Optional ``N × C`` multi-hot labels, served as ``label``.
     """
 
-    def __init__(self, signals: torch.Tensor, present: torch.Tensor, lengths: torch.Tensor, meta: pd.DataFrame):
-        self.signals, self.present, self.lengths, self.meta = signals, present, lengths, meta
+    def __init__(
+        self,
+        signals: torch.Tensor,
+        present: torch.Tensor,
+        lengths: torch.Tensor,
+        meta: pd.DataFrame,
+        labels: torch.Tensor | None = None,
+    ) -> None:
+        self.signals, self.present, self.lengths, self.meta, self.labels = signals, present, lengths, meta, labels
 
     def __len__(self) -> int:
         return self.signals.shape[0]
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        return {"signal": self.signals[index], "lead_present": self.present[index], "length": self.lengths[index]}
+        sample = {"signal": self.signals[index], "lead_present": self.present[index], "length": self.lengths[index]}
+        if self.labels is not None:
+            sample["label"] = self.labels[index]
+        return sample
 
     def subset(self, mask: np.ndarray) -> "ECGWindows":
         rows = torch.from_numpy(np.flatnonzero(mask))
         return ECGWindows(
-            self.signals[rows], self.present[rows], self.lengths[rows], self.meta.iloc[rows.numpy()].reset_index(drop=True)
+            self.signals[rows],
+            self.present[rows],
+            self.lengths[rows],
+            self.meta.iloc[rows.numpy()].reset_index(drop=True),
+            None if self.labels is None else self.labels[rows],
         )
 
 

@@ -104,7 +104,8 @@ CLASSES: dict[str, ECGClass] = {
     "AFIB": ECGClass({"AFIB": 0.0}, (70, 130), NORMAL_BEAT[1:], irregular=True),
     "SBRAD": ECGClass({"NORM": 100.0, "SBRAD": 0.0}, (38, 55), NORMAL_BEAT),
     "STACH": ECGClass({"NORM": 100.0, "STACH": 0.0}, (105, 150), NORMAL_BEAT),
-    "CLBBB": ECGClass({"CLBBB": 100.0, "SR": 0.0}, (60, 95), _lbbb_beat()),
+    # The discordant T of the block is inverted in the lateral leads: the form statement INVT.
+    "CLBBB": ECGClass({"CLBBB": 100.0, "INVT": 0.0, "SR": 0.0}, (60, 95), _lbbb_beat()),
     "AMI": ECGClass({"AMI": 100.0, "STE_": 0.0, "SR": 0.0}, (60, 100), _anterior_mi_beat()),
 }
 
@@ -114,6 +115,7 @@ STATEMENT_ROWS = [
     ("AMI", "anterior myocardial infarction", 1.0, None, None, "MI", "AMI"),
     ("CLBBB", "complete left bundle branch block", 1.0, None, None, "CD", "CLBBB"),
     ("STE_", "non-specific ST elevation", None, 1.0, None, None, None),
+    ("INVT", "inverted T-waves", None, 1.0, None, None, None),
     ("SR", "sinus rhythm", None, None, 1.0, None, None),
     ("AFIB", "atrial fibrillation", None, None, 1.0, None, None),
     ("SBRAD", "sinus bradycardia", None, None, 1.0, None, None),

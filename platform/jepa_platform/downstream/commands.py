@@ -1,0 +1,103 @@
+"""The ``probe``, ``finetune``, ``export`` and ``report`` subcommands of ``jepa-platform``.
+
+Heavy libraries are imported by the commands that run, not when the parser is built.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime
+from pathlib import Path
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    """Add the downstream subcommands to the ``jepa-platform`` parser."""
+    for name, summary in (
+        ("probe", "train a linear or attentive head on a frozen encoder"),
+        ("finetune", "fine-tune the encoder and a head (layer-wise learning-rate decay)"),
+    ):
+        sub = commands.add_parser(
+            name,
+            help=summary,
+            description=f"{summary[0].upper()}{summary[1:]} on a domain's labelled task; any recipe key "
+            "can be overridden: --task.name rhythm --probe.head linear",
+        )
+        sub.add_argument("--recipe", required=True, help="downstream recipe YAML (e.g. recipes/ecg/ptbxl-all.yaml)")
+        sub.add_argument(
+            "--checkpoint", help="pretraining checkpoint or exported encoder folder (default: random init)"
+        )
+        sub.add_argument("--data", help="labelled data folder (default: the checkpoint's data, or the demo data)")
+        sub.add_argument("--out", type=Path, help="run folder (default: runs/<domain>-<task>-<command>-<init>-<time>)")
+        sub.add_argument("--seed", type=int, help="random seed (seed)")
+        sub.add_argument(
+            "--encoder", choices=["target", "context"],
+            help="the checkpoint's target (EMA teacher, default) or context encoder (encoder)",
+        )
+        sub.add_argument("--print-config", action="store_true", help="print the resolved recipe and exit")
+        sub.set_defaults(handler=run_train, takes_overrides=True)
+
+    export = commands.add_parser(
+        "export", help="write a checkpoint's encoder as safetensors + JSON config",
+        description="Write the encoder of a pretraining checkpoint as encoder.safetensors and config.json; "
+        "jepa_platform.load_encoder(DIR) rebuilds it without Lightning.",
+    )
+    export.add_argument("--checkpoint", required=True, help="pretraining checkpoint (last.ckpt)")
+    export.add_argument("--out", type=Path, required=True, help="folder to write (must not exist or be empty)")
+    export.add_argument(
+        "--encoder", choices=["target", "context"], default="target",
+        help="target: the EMA teacher (default; the encoder itself without one); context: the student",
+    )
+    export.set_defaults(handler=run_export, takes_overrides=False)
+
+    report = commands.add_parser("report", help="compare probe/finetune runs in a markdown table")
+    report.add_argument("runs", nargs="+", type=Path, help="run folders holding results.json")
+    report.set_defaults(handler=run_report, takes_overrides=False)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from ..pretrained import export_encoder
+
+    out = export_encoder(args.checkpoint, args.out, args.encoder)
+    print(f"Exported the {args.encoder} encoder of {args.checkpoint} to {out}")
+    print(f"  load it with: jepa_platform.load_encoder('{out}')")
+    return 0
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from .results import report_table
+
+    print(report_table(args.runs), end="")
+    return 0
+
+
+def run_train(args: argparse.Namespace, extra: list[str]) -> int:
+    """``probe`` or ``finetune``; ``extra`` holds recipe overrides."""
+    from ..cli import split_overrides
+    from ..recipe import deep_merge, parse_overrides
+    from .config import resolve_downstream
+    from .results import markdown_row
+    from .run import run_downstream
+
+    named: dict = {}
+    if args.data is not None:
+        named["data"] = {"path": args.data}
+    if args.seed is not None:
+        named["seed"] = args.seed
+    if args.encoder is not None:
+        named["encoder"] = args.encoder
+    overrides = deep_merge(parse_overrides(split_overrides(extra)), named)
+    recipe, pretrained = resolve_downstream(args.recipe, overrides, args.checkpoint)
+    if args.print_config:
+        print(recipe.to_yaml(), end="")
+        return 0
+    init = "pretrained" if pretrained else "random"
+    stamp = f"{datetime.now():%Y%m%d-%H%M%S}"
+    out = args.out or Path("runs") / f"{recipe.domain}-{recipe.task.name}-{args.command}-{init}-{stamp}"
+    results = run_downstream(recipe, args.command, pretrained, out)
+    print(
+        f"\n{args.command} finished: test {results['metric']} {results['value']:.4f} "
+        f"(best validation {results['best_val']:.4f}, {results['examples']['test']} test examples)"
+    )
+    print(f"  results: {out / 'results.json'}")
+    print(f"  row:     {markdown_row(results)}")
+    return 0

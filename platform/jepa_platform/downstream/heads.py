@@ -1,0 +1,89 @@
+"""Heads on encoder tokens: linear on the mean of the valid tokens, or attentive pooling.
+
+The attentive head is V-JEPA's attentive probe: one learned query
+cross-attends to the tokens, a block with an MLP of ratio 4 refines it, and
+a linear layer maps it to the outputs.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from timm.layers import Mlp, trunc_normal_
+from torch import nn
+
+HeadKind = Literal["linear", "attentive"]
+
+
+def masked_mean(tokens: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
+    """Mean of each sample's valid tokens, ``B × N × D -> B × D``."""
+    if valid is None:
+        return tokens.mean(dim=1)
+    weights = valid.unsqueeze(-1).to(tokens.dtype)
+    return (tokens * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1)
+
+
+class LinearHead(nn.Module):
+    """Mean-pooled valid tokens, standardized by a BatchNorm without affine parameters (as MAE's
+    linear probe: still a linear classifier), then one linear layer."""
+
+    def __init__(self, dim: int, outputs: int) -> None:
+        super().__init__()
+        self.norm = nn.BatchNorm1d(dim, affine=False)
+        self.linear = nn.Linear(dim, outputs)
+        trunc_normal_(self.linear.weight, std=0.02)
+        nn.init.zeros_(self.linear.bias)
+
+    def forward(self, tokens: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
+        return self.linear(self.norm(masked_mean(tokens, valid)))
+
+
+class AttentiveHead(nn.Module):
+    """One learned query, cross-attention to the valid tokens, an MLP block, a linear layer.
+
+    Args:
+        dim: Token width.
+        outputs: Number of logits.
+        num_heads: Attention heads.
+        mlp_ratio: Hidden width of the MLP over ``dim``.
+    """
+
+    def __init__(self, dim: int, outputs: int, num_heads: int, mlp_ratio: float = 4.0) -> None:
+        super().__init__()
+        if dim % num_heads:
+            raise ValueError(f"width {dim} is not divisible by {num_heads} heads")
+        self.num_heads = num_heads
+        self.query = nn.Parameter(torch.zeros(1, 1, dim))
+        self.norm_tokens = nn.LayerNorm(dim)
+        self.q = nn.Linear(dim, dim)
+        self.kv = nn.Linear(dim, 2 * dim)
+        self.proj = nn.Linear(dim, dim)
+        self.norm_mlp = nn.LayerNorm(dim)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+        self.linear = nn.Linear(dim, outputs)
+        trunc_normal_(self.query, std=0.02)
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                trunc_normal_(module.weight, std=0.02)
+                nn.init.zeros_(module.bias)
+
+    def forward(self, tokens: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
+        batch, length, dim = tokens.shape
+        heads = self.num_heads
+        x = self.norm_tokens(tokens)
+        q = self.q(self.query).reshape(1, 1, heads, dim // heads).transpose(1, 2).expand(batch, -1, -1, -1)
+        k, v = self.kv(x).reshape(batch, length, 2, heads, dim // heads).permute(2, 0, 3, 1, 4)
+        mask = None if valid is None else valid[:, None, None, :]
+        attended = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # B × heads × 1 × dim/heads
+        pooled = self.query + self.proj(attended.transpose(1, 2).reshape(batch, 1, dim))
+        pooled = pooled + self.mlp(self.norm_mlp(pooled))
+        return self.linear(pooled[:, 0])
+
+
+def build_head(kind: HeadKind, dim: int, outputs: int, num_heads: int) -> nn.Module:
+    """A ``linear`` or ``attentive`` head mapping ``B × N × dim`` tokens to ``B × outputs`` logits."""
+    if kind == "linear":
+        return LinearHead(dim, outputs)
+    return AttentiveHead(dim, outputs, num_heads)

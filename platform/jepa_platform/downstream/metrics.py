@@ -1,0 +1,80 @@
+"""Evaluation: logits averaged over the views of each example, then macro AUC or accuracy.
+
+Macro AUC is the mean one-vs-rest ROC AUC over the classes that have both
+positive and negative examples in the evaluated set (a class without either has
+no AUC; it is reported as ``None`` and left out of the mean).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torchmetrics.functional.classification import binary_auroc
+
+from ..plugin import LabelSpec
+
+
+def average_by_group(
+    logits: torch.Tensor, targets: torch.Tensor, groups: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean logits of each group's views and the group's target, ordered by group id.
+
+    Args:
+        logits: ``V × C`` logits of ``V`` views.
+        targets: ``V × ...`` targets (equal within a group).
+        groups: ``V`` group ids.
+    """
+    unique, inverse = torch.unique(groups, return_inverse=True)
+    sums = torch.zeros(len(unique), logits.shape[1], dtype=torch.float64).index_add_(0, inverse, logits.double())
+    counts = torch.bincount(inverse, minlength=len(unique)).unsqueeze(1)
+    first = torch.full((len(unique),), len(groups), dtype=torch.long).scatter_reduce_(
+        0, inverse, torch.arange(len(groups)), reduce="amin"
+    )
+    return (sums / counts).float(), targets[first]
+
+
+@dataclass
+class Evaluation:
+    """Metrics of one evaluated set.
+
+    Args:
+        metrics: ``macro_auc``, and for single-label tasks ``accuracy`` and ``balanced_accuracy``.
+        per_class: One-vs-rest ROC AUC per class (``None`` without positives or negatives).
+        positives: Examples of each class.
+        examples: Evaluated examples (groups).
+    """
+
+    metrics: dict[str, float]
+    per_class: dict[str, float | None]
+    positives: dict[str, int]
+    examples: int
+
+
+def evaluate(logits: torch.Tensor, targets: torch.Tensor, labels: LabelSpec) -> Evaluation:
+    """Metrics of per-example ``logits`` against ``targets`` (multi-hot, or class indices)."""
+    if labels.multilabel:
+        scores, onehot = logits.sigmoid(), targets.float()
+    else:
+        scores = logits.softmax(dim=1)
+        onehot = torch.nn.functional.one_hot(targets.long(), len(labels.names)).float()
+    positives = onehot.sum(dim=0)
+    per_class: dict[str, float | None] = {}
+    for index, name in enumerate(labels.names):
+        defined = 0 < positives[index] < len(onehot)
+        per_class[name] = float(binary_auroc(scores[:, index], onehot[:, index].long())) if defined else None
+    defined_aucs = [auc for auc in per_class.values() if auc is not None]
+    metrics = {"macro_auc": sum(defined_aucs) / len(defined_aucs) if defined_aucs else float("nan")}
+    if not labels.multilabel:
+        predicted = scores.argmax(dim=1)
+        metrics["accuracy"] = float((predicted == targets).float().mean())
+        present = positives > 0
+        hits = (onehot * torch.nn.functional.one_hot(predicted, len(labels.names))).sum(dim=0)
+        recall = hits[present] / positives[present]
+        metrics["balanced_accuracy"] = float(recall.mean())
+    return Evaluation(
+        metrics=metrics,
+        per_class=per_class,
+        positives={name: int(count) for name, count in zip(labels.names, positives)},
+        examples=len(onehot),
+    )

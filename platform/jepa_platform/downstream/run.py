@@ -1,0 +1,150 @@
+"""``probe`` and ``finetune``: train on a domain's labelled task, keep the best validation epoch, test it.
+
+The run folder holds ``config.yaml`` (the resolved recipe), ``checkpoints/best.ckpt``,
+``results.json``, ``result.md`` (one markdown row), ``per_class.csv`` and the
+MLflow store. The data is read and checked before anything is written.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
+from torch.utils.data import DataLoader, Dataset
+
+from ..checkpoint import AtomicCheckpointIO, atomic_write_text
+from ..errors import JepaError
+from ..plugin import DownstreamTask
+from ..pretrained import Pretrained, build_encoder, load_weights
+from ..registry import load_domain
+from ..tracking import flatten, make_logger
+from ..train import CONFIG_FILE, cache_dir, quiet_library_chatter
+from .config import DownstreamRecipe, FinetuneConfig, Mode
+from .heads import build_head
+from .model import DownstreamModule
+from .results import PER_CLASS_FILE, RESULTS_FILE, ROW_FILE, markdown_row, method_name, per_class_csv
+
+BEST_CHECKPOINT = Path("checkpoints") / "best.ckpt"
+
+
+def check_run_folder(out: Path) -> None:
+    if (out / RESULTS_FILE).exists() or (out / BEST_CHECKPOINT).exists():
+        raise JepaError(f"{out} already holds a run; choose another --out")
+
+
+def load_probe_head(head: torch.nn.Module, run: Path, task: DownstreamTask, kind: str) -> None:
+    """Start ``head`` from the head of a probe run (its folder or its checkpoint) of the same task and head."""
+    path = run / BEST_CHECKPOINT if run.is_dir() else run
+    if not path.is_file():
+        raise JepaError(f"finetune.head_from: {path} does not exist")
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    saved = checkpoint.get("hyper_parameters", {})
+    if saved.get("mode") != "probe":
+        raise JepaError(f"finetune.head_from: {path} is not the checkpoint of a probe run")
+    if saved.get("task") != task.name or saved.get("classes") != list(task.labels.names):
+        raise JepaError(f"finetune.head_from: {path} was trained on task '{saved.get('task')}', not '{task.name}'")
+    probe_head = saved["recipe"]["probe"]["head"]
+    if probe_head != kind:
+        raise JepaError(f"finetune.head_from: {path} has a {probe_head} head; set finetune.head to {probe_head}")
+    weights = checkpoint["state_dict"]
+    head.load_state_dict({key.removeprefix("head."): value for key, value in weights.items() if key.startswith("head.")})
+
+
+def loader(dataset: Dataset, batch_size: int, num_workers: int, train: bool, seed: int) -> DataLoader:
+    size = min(batch_size, len(dataset)) if train else batch_size
+    return DataLoader(
+        dataset,
+        batch_size=size,
+        shuffle=train,
+        drop_last=train,
+        num_workers=num_workers,
+        persistent_workers=num_workers > 0,
+        pin_memory=torch.cuda.is_available(),
+        generator=torch.Generator().manual_seed(seed) if train else None,
+    )
+
+
+def run_downstream(recipe: DownstreamRecipe, mode: Mode, pretrained: Pretrained | None, out: Path) -> dict[str, Any]:
+    """Probe or fine-tune ``pretrained`` (random init when ``None``) as ``recipe`` says; the results of the test set."""
+    check_run_folder(out)
+    quiet_library_chatter()
+    plugin = load_domain(recipe.domain)
+    stage = recipe.stage(mode)
+    L.seed_everything(recipe.seed, workers=True, verbose=False)
+    plugin.prepare_data(recipe.data, cache_dir())
+    task = plugin.downstream_task(recipe.task, recipe.data, cache_dir())
+    for split in ("train", "val", "test"):
+        if len(getattr(task, split)) == 0:
+            raise JepaError(f"task '{task.name}': the {split} set is empty")
+
+    model = recipe.model
+    if isinstance(stage, FinetuneConfig):
+        model = model.model_copy(update={"drop_path": stage.drop_path})
+    encoder = build_encoder(plugin, model, task.data)
+    if pretrained is not None:
+        load_weights(encoder, pretrained)
+    head = build_head(stage.head, model.embed_dim, len(task.labels.names), model.num_heads)
+    if isinstance(stage, FinetuneConfig) and stage.head_from:
+        load_probe_head(head, Path(stage.head_from), task, stage.head)
+    module = DownstreamModule(encoder, head, task, recipe, mode)
+    cfg = recipe.trainer
+    loaders = {
+        split: loader(getattr(task, split), cfg.batch_size, cfg.num_workers, split == "train", recipe.seed)
+        for split in ("train", "val", "test")
+    }
+
+    init = "pretrained" if pretrained is not None else "random"
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / CONFIG_FILE, recipe.to_yaml())
+    logger = make_logger(out, f"jepa-platform/{recipe.domain}-downstream")
+    logger.log_hyperparams({**flatten(recipe.to_dict()), "mode": mode, "init": init})
+    monitor = f"val/{task.metric}"
+    best = ModelCheckpoint(
+        dirpath=out / BEST_CHECKPOINT.parent, filename=BEST_CHECKPOINT.stem, monitor=monitor, mode="max",
+        save_top_k=1, save_weights_only=True, auto_insert_metric_name=False, enable_version_counter=False,
+    )
+    trainer = L.Trainer(
+        max_epochs=stage.max_epochs,
+        accelerator=cfg.accelerator,
+        devices=1,
+        precision=cfg.precision,
+        gradient_clip_val=stage.grad_clip,
+        log_every_n_steps=cfg.log_every_n_steps,
+        logger=logger,
+        callbacks=[best, EarlyStopping(monitor, mode="max", patience=stage.patience), TQDMProgressBar(refresh_rate=5)],
+        plugins=[AtomicCheckpointIO()],
+        default_root_dir=out,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
+    trainer.fit(module, loaders["train"], loaders["val"])
+    trainer.test(module, loaders["test"], ckpt_path=best.best_model_path, weights_only=True, verbose=False)
+
+    evaluation = module.evaluations["test"]
+    results = {
+        "task": task.name,
+        "method": method_name(mode, stage.head),
+        "init": init,
+        "metric": task.metric,
+        "value": evaluation.metrics[task.metric],
+        "test": evaluation.metrics,
+        "best_val": float(best.best_model_score),
+        "epochs": trainer.current_epoch,
+        "examples": {"train": len(task.train), "val": module.evaluations["val"].examples, "test": evaluation.examples},
+        "classes": len(task.labels.names),
+        "domain": recipe.domain,
+        "mode": mode,
+        "head": stage.head,
+        "encoder": pretrained.source if pretrained is not None else "random init",
+        "data": recipe.data.path or "demo",
+    }
+    atomic_write_text(out / PER_CLASS_FILE, per_class_csv(evaluation))
+    atomic_write_text(out / ROW_FILE, markdown_row(results) + "\n")
+    atomic_write_text(out / RESULTS_FILE, json.dumps(results, indent=2) + "\n")
+    for name in (CONFIG_FILE, RESULTS_FILE, PER_CLASS_FILE):
+        logger.experiment.log_artifact(logger.run_id, str(out / name))
+    return results
