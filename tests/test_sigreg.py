@@ -31,6 +31,12 @@ def test_gaussian_embeddings_score_order_one(scope):
     assert float(sigreg(embeddings, SIGRegConfig(scope=scope), seed=0)) < 3.0
 
 
+def test_every_token_scope_scores_standard_normal_tokens_order_one():
+    tokens = normal(64, 50, 32, seed=3)
+    assert float(sigreg(tokens, SIGRegConfig(scope="all"), seed=0)) < 3.0
+    assert float(sigreg(tokens * 3.0, SIGRegConfig(scope="all"), seed=0)) > 100.0  # too wide
+
+
 def test_collapsed_shifted_and_anisotropic_embeddings_score_high():
     config = SIGRegConfig(scope="batch")
     samples = 2048
@@ -52,7 +58,16 @@ def test_within_sample_term_catches_a_collapsed_token_axis():
     per_sample = normal(256, 1, 32).expand(256, 50, 32).contiguous()
     batch_only = float(sigreg(per_sample, SIGRegConfig(scope="batch"), seed=0))
     tokens = float(sigreg(per_sample, SIGRegConfig(scope="tokens"), seed=0))
+    every_token = float(sigreg(per_sample, SIGRegConfig(scope="all"), seed=0))
     assert batch_only < 3.0 and tokens > 5 * 3.0  # N = 50 tokens: a point mass scores O(N)
+    # 256 distinct points among 12,800 tokens: far from a continuous Gaussian
+    assert every_token > 5 * 3.0
+
+
+def test_every_token_scope_catches_a_collapsed_batch_axis():
+    # every sample the same sequence of standard normal tokens: the batch axis collapsed
+    per_token = normal(1, 50, 32).expand(256, 50, 32).contiguous()
+    assert float(sigreg(per_token, SIGRegConfig(scope="all"), seed=0)) > 5 * 3.0
 
 
 def test_gradients_are_finite_and_point_towards_the_gaussian():

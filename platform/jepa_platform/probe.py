@@ -1,7 +1,9 @@
 """Online linear probe: a label-aware view of pretraining that never touches the encoder.
 
 A linear head learns, with its own optimizer, from the detached pooled
-embeddings each training step returns; at validation it is scored with
+embeddings each training step returns, standardized by a BatchNorm without
+parameters (so its pace does not depend on the embeddings' scale, which
+drifts during pretraining); at validation it is scored with
 macro AUC (multi-label) or accuracy (multi-class). Under data parallelism
 every rank trains its head on the gathered global batch, so the heads stay
 identical.
@@ -37,7 +39,7 @@ class OnlineProbe(L.Callback):
 
     def __init__(self, labels: LabelSpec, lr: float, seed: int = 0) -> None:
         self.labels, self.lr, self.seed = labels, lr, seed
-        self.head: torch.nn.Linear | None = None
+        self.head: torch.nn.Sequential | None = None
         self.optimizer: torch.optim.Optimizer | None = None
         self._scores: list[torch.Tensor] = []
         self._targets: list[torch.Tensor] = []
@@ -46,7 +48,9 @@ class OnlineProbe(L.Callback):
         dim = pl_module.recipe.model.embed_dim
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
-            self.head = torch.nn.Linear(dim, len(self.labels.names))
+            self.head = torch.nn.Sequential(
+                torch.nn.BatchNorm1d(dim, affine=False), torch.nn.Linear(dim, len(self.labels.names))
+            )
         self.head.to(pl_module.device)
         self.optimizer = torch.optim.AdamW(self.head.parameters(), lr=self.lr, weight_decay=1e-4)
 
@@ -59,12 +63,13 @@ class OnlineProbe(L.Callback):
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
         targets = labels_of(batch)
-        if targets is None or self.head is None or self.optimizer is None:
-            return
+        if targets is None or self.head is None or self.optimizer is None or outputs["embeddings"].shape[0] < 2:
+            return  # batch statistics need two samples
         embeddings = pl_module.all_gather(outputs["embeddings"].detach().float())
         targets = pl_module.all_gather(targets)
         embeddings = embeddings.reshape(-1, embeddings.shape[-1])
         targets = targets.reshape(-1, *targets.shape[2:]) if trainer.world_size > 1 else targets
+        self.head.train()
         with torch.enable_grad():
             loss = self.loss(self.head(embeddings), targets)
             self.optimizer.zero_grad(set_to_none=True)
@@ -88,6 +93,7 @@ class OnlineProbe(L.Callback):
         targets = labels_of(batch)
         if targets is None or self.head is None or trainer.sanity_checking:
             return
+        self.head.eval()
         self._scores.append(self.head(outputs["embeddings"].float()).detach())
         self._targets.append(targets)
 

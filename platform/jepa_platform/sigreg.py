@@ -12,19 +12,22 @@ SIGReg is the mean of EP over slices (and over sample sets).
 
 How it applies to token embeddings (``B × N × D``), ``scope``:
 
-- ``batch``: one sample set, the B token-averaged embeddings (across the batch);
+- ``all`` (default): one sample set, every valid token of the batch (B·N
+  samples, across the batch and within samples at once). A collapsed token
+  axis leaves only B distinct points and a collapsed batch axis only N, and
+  either scores O(B·N); on the ECG demo this scope gave the best frozen
+  linear probe (see benchmarks/README.md).
+- ``batch``: one sample set, the B token-averaged embeddings (across the batch).
+  Alone it leaves the token axis free to collapse (all tokens of a sample
+  equal), as a LeJEPA user saw on a time-series JEPA.
 - ``tokens``: B sample sets, each the N tokens of one sample centred on that
-  sample's mean (within samples);
-- ``both`` (default): the mean of the two. Across-batch alone leaves the token
-  axis free to collapse (all tokens of a sample equal), as a LeJEPA user saw
-  on a time-series JEPA; the within-sample term keeps tokens spread too. The
-  centring keeps the terms from fighting: the across-batch term places the
-  sample means, the within-sample term spreads each sample's tokens around
-  its mean.
+  sample's mean (within samples).
+- ``both``: the mean of ``batch`` and ``tokens``.
 
-Under data parallelism the across-batch means are averaged over ranks (with
-gradients) so the test sees the global batch; slices come from a generator
-seeded by the step, so they are the same on every rank.
+Under data parallelism the across-batch statistics (``all``, ``batch``) are
+averaged over ranks (with gradients) so the test sees the global batch;
+slices come from a generator seeded by the step, so they are the same on
+every rank.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ class SIGRegConfig(Section):
     slices: int = 256
     points: int = 17
     t_max: float = 3.0
-    scope: Literal["both", "batch", "tokens"] = "both"
+    scope: Literal["all", "batch", "tokens", "both"] = "all"
 
     @model_validator(mode="after")
     def _check(self) -> "SIGRegConfig":
@@ -120,6 +123,10 @@ def sigreg(
     t, weights = (x.to(embeddings.device) for x in integration_grid(config.points, config.t_max))
     slices = random_slices(embeddings.shape[-1], config.slices, seed, embeddings.device)
     projected = embeddings.float() @ slices  # B × N × K
+    if config.scope == "all":
+        every_token = projected.reshape(1, -1, projected.shape[-1])
+        mask = None if valid is None else valid.reshape(1, -1)
+        return epps_pulley(every_token, t, weights, mask=mask, across_ranks=True).mean()
     if valid is None:
         means = projected.mean(dim=1)
     else:
