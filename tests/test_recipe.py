@@ -99,3 +99,40 @@ def test_printed_recipe_round_trips(tmp_path):
 
 def test_deep_merge_keeps_untouched_keys():
     assert deep_merge({"a": {"b": 1, "c": 2}, "d": 3}, {"a": {"b": 5}}) == {"a": {"b": 5, "c": 2}, "d": 3}
+
+
+def test_masking_strategy_is_chosen_by_name_and_keeps_overrides():
+    spans = resolve_recipe("ecg", overrides=parse_overrides(split_overrides(["--masking.num_spans", "3"])))
+    assert spans.masking.strategy == "spans" and spans.masking.num_spans == 3
+    assert spans.masking.min_block == 5  # the demo layer below the override still applies
+    blocks = resolve_recipe("ecg", overrides={"masking": {"strategy": "multiblock", "num_blocks": 2}})
+    assert blocks.masking.strategy == "multiblock" and blocks.masking.num_blocks == 2
+    assert blocks.masking.target_scale == (0.15, 0.2)  # the strategy's own defaults, not the domain's span keys
+
+
+def test_masking_strategy_in_a_recipe_file_switches_too(tmp_path):
+    recipe_file = tmp_path / "r.yaml"
+    recipe_file.write_text("domain: ecg\nmasking:\n  strategy: spans\n  num_spans: 2\n")
+    recipe = resolve_recipe(None, recipe_file, overrides={"masking": {"strategy": "future_chunks"}})
+    assert recipe.masking.strategy == "future_chunks" and recipe.masking.num_chunks == 2
+
+
+def test_masking_errors_name_the_key_and_the_strategy():
+    with pytest.raises(JepaError, match=r"recipe key 'masking.num_spans' does not apply to 'multiblock'"):
+        resolve_recipe("ecg", overrides={"masking": {"strategy": "multiblock", "num_spans": 3}})
+    with pytest.raises(JepaError, match=r"recipe key 'masking': strategy must be one of spans, .*feature_subsets"):
+        resolve_recipe("ecg", overrides={"masking": {"strategy": "blocks"}})
+    with pytest.raises(JepaError, match=r"recipe key 'masking.num_blocks'.*'many'"):
+        resolve_recipe("ecg", overrides={"masking": {"strategy": "multiblock", "num_blocks": "many"}})
+    with pytest.raises(JepaError, match=r"recipe key 'masking'.*target_scale"):
+        resolve_recipe("ecg", overrides={"masking": {"strategy": "multiblock", "target_scale": [0.3, 0.2]}})
+    with pytest.raises(JepaError, match=r"'masking.generators.num_blok' \(did you mean '.*generators.num_blocks'"):
+        resolve_recipe("ecg", overrides={"masking": {"strategy": "tubes", "generators": [{"num_blok": 2}]}})
+
+
+def test_printed_recipe_with_another_strategy_round_trips(tmp_path):
+    generators = [{"spatial_scale": [0.15, 0.15], "num_blocks": 8}, {"spatial_scale": [0.7, 0.7], "num_blocks": 2}]
+    recipe = resolve_recipe("ecg", overrides={"masking": {"strategy": "tubes", "generators": generators}})
+    assert "strategy: tubes" in recipe.to_yaml()
+    again = resolve_recipe(None, base=yaml.safe_load(recipe.to_yaml()))
+    assert again == recipe and len(again.masking.generators) == 2

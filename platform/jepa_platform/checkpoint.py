@@ -43,6 +43,11 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     _atomic_write(path, lambda handle: handle.write(text.encode()))
 
 
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Replace a binary file atomically."""
+    _atomic_write(path, lambda handle: handle.write(data))
+
+
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Load a checkpoint with ``weights_only=True`` (no arbitrary code from the file)."""
     return torch.load(path, map_location=map_location, weights_only=True)

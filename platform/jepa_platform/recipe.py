@@ -1,7 +1,8 @@
 """Recipes: YAML files of typed, validated settings, every key overridable from the command line.
 
 A recipe is resolved from layers, later ones winning:
-core defaults < domain defaults < demo settings (only without a data path)
+core defaults < domain defaults < demo settings (only without a data path) or
+the data settings of prepared shards (a data path holding a shard manifest)
 < the ``--recipe`` file < command-line overrides (``--model.depth 4``).
 """
 
@@ -11,13 +12,14 @@ import difflib
 import re
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ValidationError, create_model, model_validator
+from pydantic import BaseModel, Tag, ValidationError, create_model, model_validator
 
 from .errors import JepaError
-from .masking import MaskingConfig
+from .masking import MaskingConfig, SpanMaskingConfig, strategy_of
 from .monitor import MonitorConfig
 from .network import ModelConfig
 from .plugin import DataConfig, DomainPlugin
@@ -101,7 +103,7 @@ class Recipe(Section):
     domain: str
     seed: int = 0
     model: ModelConfig = ModelConfig()
-    masking: MaskingConfig = MaskingConfig()
+    masking: MaskingConfig = SpanMaskingConfig()
     objective: ObjectiveConfig = ObjectiveConfig()
     optim: OptimConfig = OptimConfig()
     trainer: TrainerConfig = TrainerConfig()
@@ -173,15 +175,60 @@ def parse_overrides(pairs: list[tuple[str, str]]) -> dict[str, Any]:
     return tree
 
 
+def merge_layer(lower: dict[str, Any], upper: dict[str, Any]) -> dict[str, Any]:
+    """:func:`deep_merge`, except that a ``masking`` section naming another strategy replaces the one below.
+
+    Each masking strategy has its own keys, so ``--masking.strategy multiblock``
+    drops the span keys a domain's defaults set.
+    """
+    masking = upper.get("masking")
+    if isinstance(masking, dict) and "strategy" in masking:
+        if masking["strategy"] != strategy_of(lower.get("masking") or {}):
+            lower = {key: value for key, value in lower.items() if key != "masking"}
+    return deep_merge(lower, upper)
+
+
+def sections(annotation: Any) -> dict[str | None, type[BaseModel]]:
+    """The recipe sections a field holds: ``{None: model}`` (also in a list), or ``{tag: model}`` for a tagged union."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return {None: annotation}
+    if get_origin(annotation) is list:
+        return sections(get_args(annotation)[0])
+    if get_origin(annotation) is Annotated:
+        model, *metadata = get_args(annotation)
+        tags = [item.tag for item in metadata if isinstance(item, Tag)]
+        return {tags[0]: model} if tags and isinstance(model, type) else sections(model)
+    if get_origin(annotation) in (Union, UnionType):
+        return {tag: model for member in get_args(annotation) for tag, model in sections(member).items()}
+    return {}
+
+
 def known_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
-    """Every dotted key a recipe model accepts."""
+    """Every dotted key a recipe model accepts (the keys of every strategy of a tagged union)."""
     keys = []
     for name, field in model.model_fields.items():
         dotted = f"{prefix}{name}"
         keys.append(dotted)
-        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
-            keys.extend(known_keys(field.annotation, dotted + "."))
-    return keys
+        for section in sections(field.annotation).values():
+            keys.extend(known_keys(section, dotted + "."))
+    return list(dict.fromkeys(keys))
+
+
+def recipe_key(loc: tuple[str | int, ...], model: type[BaseModel]) -> tuple[str, str | None]:
+    """The dotted recipe key of a validation error's location, and the tag of the union member it is in."""
+    parts: list[str] = []
+    inside: dict[str | None, type[BaseModel]] = {None: model}
+    tag = None
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if part in inside:  # the tag of the union member that was validated
+            inside, tag = {None: inside[part]}, part
+            continue
+        parts.append(part)
+        field = next((m.model_fields[part] for m in inside.values() if part in m.model_fields), None)
+        inside = sections(field.annotation) if field is not None else {}
+    return ".".join(parts) or "(recipe)", tag
 
 
 def explain(error: ValidationError, model: type[BaseModel]) -> str:
@@ -189,14 +236,26 @@ def explain(error: ValidationError, model: type[BaseModel]) -> str:
     keys = known_keys(model)
     lines = []
     for problem in error.errors():
-        key = ".".join(str(part) for part in problem["loc"] if not isinstance(part, int)) or "(recipe)"
-        if problem["type"] == "extra_forbidden":
+        key, tag = recipe_key(problem["loc"], model)
+        if problem["type"] == "extra_forbidden" and tag is not None and key in keys:
+            lines.append(f"recipe key '{key}' does not apply to '{tag}'")
+        elif problem["type"] == "extra_forbidden":
             hint = difflib.get_close_matches(key, keys, n=1)
             lines.append(f"unknown recipe key '{key}'" + (f" (did you mean '{hint[0]}'?)" if hint else ""))
         else:
             message = problem["msg"].removeprefix("Value error, ")
             lines.append(f"recipe key '{key}': {message} (got {problem.get('input')!r})")
     return "; ".join(lines)
+
+
+def prepared_data(path: str) -> dict[str, Any]:
+    """The ``data`` settings shards at ``path`` were prepared with, as a recipe layer; empty for raw data."""
+    from .shards import read_manifest
+
+    manifest = read_manifest(path)
+    if manifest is None:
+        return {}
+    return {"data": {key: value for key, value in manifest["data"].items() if key != "path"}}
 
 
 def resolve_recipe(
@@ -214,7 +273,7 @@ def resolve_recipe(
         base: A saved resolved recipe (``--resume``) used in place of the defaults.
     """
     from_file = read_yaml(recipe_file) if recipe_file else {}
-    upper = deep_merge(from_file, overrides or {})
+    upper = merge_layer(from_file, overrides or {})
     if domain:
         upper["domain"] = domain
     name = upper.get("domain") or (base or {}).get("domain")
@@ -225,11 +284,11 @@ def resolve_recipe(
         layers = [base, upper]
     else:
         layers = [plugin.default_recipe(), upper]
-        if deep_merge(*layers).get("data", {}).get("path") is None:
-            layers.insert(1, plugin.demo_recipe())
+        path = deep_merge(*layers).get("data", {}).get("path")
+        layers.insert(1, plugin.demo_recipe() if path is None else prepared_data(str(path)))
     merged: dict[str, Any] = {}
     for layer in layers:
-        merged = deep_merge(merged, layer)
+        merged = merge_layer(merged, layer)
     model = recipe_model(plugin)
     try:
         return model.model_validate(merged)

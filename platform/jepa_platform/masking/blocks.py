@@ -1,0 +1,249 @@
+"""Box-shaped targets: 2-D multi-block (I-JEPA; images, BEV grids) and 3-D tubes (V-JEPA; video, EEG-as-video).
+
+Block sizes are drawn once per batch, so every sample's blocks have the
+same shape and the index tensors need no padding. A block's top-left corner
+is uniform over every position where it fits, the last row and column
+included. With a ``valid`` mask, a block is placed uniformly among the
+positions where it covers only valid tokens (where a sample has none,
+among those where it covers the most).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Literal
+
+import torch
+from pydantic import model_validator
+
+from ..errors import JepaError
+from ..schema import Section
+from ..tokens import TokenGrid
+from .base import (
+    Masks,
+    MaskStrategy,
+    all_valid,
+    check_range,
+    cut_to_fewest,
+    first_true,
+    indices_to_mask,
+    random_below,
+    random_keys,
+    register_strategy,
+    take_context,
+    uniforms,
+)
+
+
+def plane_size(scale: float, aspect: float, height: int, width: int) -> tuple[int, int]:
+    """Height and width of a block covering ``scale`` of a ``height × width`` plane at ``aspect`` = height / width.
+
+    Both are rounded and clipped to the plane (a block may span a whole axis).
+    """
+    area = scale * height * width
+    h = min(max(round(math.sqrt(area * aspect)), 1), height)
+    w = min(max(round(math.sqrt(area / aspect)), 1), width)
+    return h, w
+
+
+def _strides(shape: tuple[int, ...]) -> list[int]:
+    return [math.prod(shape[axis + 1 :]) for axis in range(len(shape))]
+
+
+def window_sums(x: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
+    """Sums of ``x`` (``B × *shape``) over every window of ``size``: ``B × *(shape - size + 1)``."""
+    for axis, extent in enumerate(size, start=1):
+        sums = x.cumsum(axis)
+        sums = torch.cat([torch.zeros_like(sums.narrow(axis, 0, 1)), sums], dim=axis)
+        positions = x.shape[axis] - extent + 1
+        x = sums.narrow(axis, extent, positions) - sums.narrow(axis, 0, positions)
+    return x
+
+
+@functools.lru_cache(maxsize=64)
+def _box_layout(
+    size: tuple[int, ...], shape: tuple[int, ...], device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flat grid index of every place a box of ``size`` fits (its first corner), and of its tokens from there."""
+
+    def points(extents: list[int]) -> torch.Tensor:
+        axes = torch.meshgrid(*(torch.arange(extent, device=device) for extent in extents), indexing="ij")
+        return sum(axis * stride for axis, stride in zip(axes, _strides(shape))).flatten()
+
+    return points([axis - extent + 1 for axis, extent in zip(shape, size)]), points(list(size))
+
+
+def place_boxes(
+    size: tuple[int, ...],
+    shape: tuple[int, ...],
+    batch_size: int,
+    count: int,
+    generator: torch.Generator,
+    valid: torch.Tensor | None,
+) -> torch.Tensor:
+    """``B × count × prod(size)`` ascending flat indices of boxes of ``size``, placed as the module docstring says."""
+    corners, offsets = _box_layout(size, shape, generator.device)
+    if valid is None:
+        place = torch.randint(len(corners), (batch_size, count), generator=generator, device=generator.device)
+    else:
+        covered = window_sums(valid.reshape(batch_size, *shape).int(), size).flatten(1)
+        best = (covered == covered.amax(dim=1, keepdim=True)).cumsum(dim=1)
+        pick = random_below(best[:, -1:].expand(batch_size, count), generator)
+        place = torch.searchsorted(best, pick + 1)
+    return corners[place].unsqueeze(-1) + offsets
+
+
+class MultiBlockMaskingConfig(Section):
+    """I-JEPA multi-block masks on a 2-D grid (defaults: the released ViT-H/14 config).
+
+    ``num_blocks`` target blocks of ``target_scale`` of the grid at aspect ratio
+    (height / width) ``target_aspect``, scale and aspect drawn independently;
+    one context block of ``context_scale`` at ``context_aspect``, with the
+    targets removed; at least ``min_context`` context tokens.
+    """
+
+    strategy: Literal["multiblock"] = "multiblock"
+    num_blocks: int = 4
+    target_scale: tuple[float, float] = (0.15, 0.2)
+    target_aspect: tuple[float, float] = (0.75, 1.5)
+    context_scale: tuple[float, float] = (0.85, 1.0)
+    context_aspect: tuple[float, float] = (1.0, 1.0)
+    min_context: int = 10
+
+    @model_validator(mode="after")
+    def _check(self) -> "MultiBlockMaskingConfig":
+        check_range("target_scale", self.target_scale, 0.0, 1.0)
+        check_range("context_scale", self.context_scale, 0.0, 1.0)
+        check_range("target_aspect", self.target_aspect, 0.0)
+        check_range("context_aspect", self.context_aspect, 0.0)
+        if self.num_blocks < 1 or self.min_context < 1:
+            raise ValueError("num_blocks and min_context must be at least 1")
+        return self
+
+
+@register_strategy("multiblock")
+class MultiBlockMasking(MaskStrategy):
+    """K target blocks (one group each, they may overlap) and a context block that excludes them.
+
+    All target blocks of a batch share one drawn size; with padding, each is
+    cut to the batch's fewest valid tokens in a block. A sample whose context
+    block keeps fewer than ``min_context`` tokens takes its context from the
+    whole grid instead; contexts are cut to the batch minimum (see :func:`cut_to_fewest`).
+    """
+
+    def __init__(self, config: MultiBlockMaskingConfig) -> None:
+        self.config = config
+
+    def sample(
+        self,
+        grid: TokenGrid,
+        batch_size: int,
+        generator: torch.Generator,
+        valid: torch.Tensor | None = None,
+    ) -> Masks:
+        if grid.ndim != 2 or not grid.ordered:
+            raise JepaError(f"masking.strategy 'multiblock' needs a 2-D grid, got grid shape {grid.shape}")
+        cfg, (height, width), n = self.config, grid.shape, grid.num_tokens
+        place_on = None if valid is None else all_valid(grid, batch_size, valid, generator.device)
+        valid = place_on if place_on is not None else all_valid(grid, batch_size, None, generator.device)
+        target_scale, target_aspect, context_scale, context_aspect = uniforms(
+            [cfg.target_scale, cfg.target_aspect, cfg.context_scale, cfg.context_aspect], generator
+        )
+        target_size = plane_size(target_scale, target_aspect, height, width)
+        targets = place_boxes(target_size, grid.shape, batch_size, cfg.num_blocks, generator, place_on)
+        free = valid & ~indices_to_mask(targets, n)  # whole blocks, also where cut below
+        if place_on is not None:
+            inside = valid.gather(1, targets.flatten(1)).view_as(targets)
+            keep = int(inside.sum(dim=2).min())
+            if keep == 0:
+                raise JepaError("masking: a sample has no valid token for a target block")
+            targets = targets.gather(2, first_true(inside, keep))
+        context_size = plane_size(context_scale, context_aspect, height, width)
+        block = place_boxes(context_size, grid.shape, batch_size, 1, generator, place_on)
+        eligible = indices_to_mask(block, n) & free
+        eligible |= free & (eligible.sum(dim=1) < cfg.min_context).unsqueeze(1)  # too small: the whole grid
+        context = take_context(eligible, generator, cfg.min_context, "lower masking.num_blocks or masking.target_scale")
+        return Masks(context=context, targets=targets)
+
+
+class TubeGeneratorConfig(Section):
+    """``num_blocks`` blocks of ``spatial_scale`` of the plane at ``aspect``, over ``temporal_scale`` of the time."""
+
+    spatial_scale: tuple[float, float] = (0.15, 0.15)
+    temporal_scale: tuple[float, float] = (1.0, 1.0)
+    aspect: tuple[float, float] = (0.75, 1.5)
+    num_blocks: int = 8
+
+    @model_validator(mode="after")
+    def _check(self) -> "TubeGeneratorConfig":
+        check_range("spatial_scale", self.spatial_scale, 0.0, 1.0)
+        check_range("temporal_scale", self.temporal_scale, 0.0, 1.0)
+        check_range("aspect", self.aspect, 0.0)
+        if self.num_blocks < 1:
+            raise ValueError("num_blocks must be at least 1")
+        return self
+
+
+class TubeMaskingConfig(Section):
+    """V-JEPA 3-D multi-block masks on a ``time × height × width`` grid.
+
+    The union of every generator's tubes is the target set, the rest the
+    context. The default is V-JEPA's short-range generator (8 blocks of
+    spatial scale 0.15 over the whole clip, leaving about a quarter of the
+    tokens as context); V-JEPA's long-range one (2 blocks of 0.7) masks about
+    90 % alone, so together they leave only a few percent.
+    """
+
+    strategy: Literal["tubes"] = "tubes"
+    generators: list[TubeGeneratorConfig] = [TubeGeneratorConfig()]
+    min_context: int = 10
+
+    @model_validator(mode="after")
+    def _check(self) -> "TubeMaskingConfig":
+        if not self.generators or self.min_context < 1:
+            raise ValueError("tubes need at least one generator and min_context of at least 1")
+        return self
+
+
+@register_strategy("tubes")
+class TubeMasking(MaskStrategy):
+    """One target group: the union of the tubes, cut to the batch minimum (see :func:`cut_to_fewest`).
+
+    Each generator draws its tube size once per batch. A sample whose tubes
+    leave fewer than ``min_context`` context tokens gives random target tokens
+    back to the context; contexts are cut to the batch minimum the same way.
+    """
+
+    def __init__(self, config: TubeMaskingConfig) -> None:
+        self.config = config
+
+    def sample(
+        self,
+        grid: TokenGrid,
+        batch_size: int,
+        generator: torch.Generator,
+        valid: torch.Tensor | None = None,
+    ) -> Masks:
+        if grid.ndim != 3 or not grid.ordered:
+            raise JepaError(f"masking.strategy 'tubes' needs a 3-D time × height × width grid, got {grid.shape}")
+        cfg, (duration, height, width), n = self.config, grid.shape, grid.num_tokens
+        place_on = None if valid is None else all_valid(grid, batch_size, valid, generator.device)
+        valid = place_on if place_on is not None else all_valid(grid, batch_size, None, generator.device)
+        union = torch.zeros_like(valid)
+        for tube in cfg.generators:
+            temporal, spatial, aspect = uniforms([tube.temporal_scale, tube.spatial_scale, tube.aspect], generator)
+            size = (min(max(round(temporal * duration), 1), duration), *plane_size(spatial, aspect, height, width))
+            union |= indices_to_mask(place_boxes(size, grid.shape, batch_size, tube.num_blocks, generator, place_on), n)
+        union &= valid
+        deficit = (cfg.min_context - (valid & ~union).sum(dim=1)).clamp_min(0)
+        most = int(deficit.max())
+        if most > 0:  # give random target tokens back to the context
+            chosen = torch.argsort(random_keys(union, generator), dim=1)[:, :most]
+            given = torch.arange(most, device=union.device) < deficit.unsqueeze(1)
+            union &= ~torch.zeros_like(union).scatter_(1, chosen, given)
+        targets = cut_to_fewest(union, generator)
+        if targets.shape[1] == 0:
+            raise JepaError("masking: a sample has no valid token in its tubes")
+        context = take_context(valid & ~union, generator, cfg.min_context, "lower the generators' num_blocks or scales")
+        return Masks(context=context, targets=targets.unsqueeze(1))

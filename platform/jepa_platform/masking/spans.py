@@ -1,0 +1,177 @@
+"""Strategies on a 1-D time axis: contiguous target spans (ECG) and future chunks (action sequences).
+
+Both place their blocks by rank among a sample's valid tokens, so padding
+and holes are skipped and every row gets blocks of equal length.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from pydantic import model_validator
+
+from ..errors import JepaError
+from ..schema import Section
+from ..tokens import TokenGrid
+from .base import (
+    Masks,
+    MaskStrategy,
+    all_valid,
+    check_range,
+    first_true,
+    random_below,
+    random_composition,
+    register_strategy,
+    take_context,
+    uniforms,
+    valid_first_order,
+)
+
+
+def _check_time_axis(name: str, grid: TokenGrid) -> None:
+    if grid.ndim != 1 or not grid.ordered:
+        raise JepaError(f"masking.strategy '{name}' needs a 1-D time grid, got grid shape {grid.shape}")
+
+
+class SpanMaskingConfig(Section):
+    """Contiguous target spans on a 1-D time grid; the context is what the spans leave.
+
+    Defaults follow ECG-JEPA: keep 15-25% of the tokens as context, the rest in
+    ``num_spans`` spans of at least ``min_block`` tokens.
+    """
+
+    strategy: Literal["spans"] = "spans"
+    keep_ratio: tuple[float, float] = (0.15, 0.25)
+    num_spans: int = 4
+    min_block: int = 10
+    min_context: int = 4
+
+    @model_validator(mode="after")
+    def _check(self) -> "SpanMaskingConfig":
+        lo, hi = self.keep_ratio
+        if not 0.0 < lo <= hi < 1.0:
+            raise ValueError(f"keep_ratio must satisfy 0 < low <= high < 1, got {self.keep_ratio}")
+        if self.num_spans < 1 or self.min_block < 1 or self.min_context < 1:
+            raise ValueError("num_spans, min_block and min_context must be at least 1")
+        return self
+
+
+@register_strategy("spans")
+class SpanMasking(MaskStrategy):
+    """``num_spans`` disjoint contiguous spans per sample, together one target group.
+
+    The number of target tokens is drawn once per batch from ``keep_ratio``
+    (so all rows have equal length); per row, span lengths (each at least
+    ``min_block``) and the gaps between spans are random compositions, so
+    every position, the first and last included, can be target or context.
+    The spans are predicted in one pass, as ECG-JEPA does. With a ``valid``
+    mask, spans and context use valid tokens only; spans shrink below
+    ``min_block`` only when a padded sample has too few valid tokens for them.
+    """
+
+    def __init__(self, config: SpanMaskingConfig) -> None:
+        self.config = config
+
+    def sample(
+        self,
+        grid: TokenGrid,
+        batch_size: int,
+        generator: torch.Generator,
+        valid: torch.Tensor | None = None,
+    ) -> Masks:
+        _check_time_axis("spans", grid)
+        cfg, device, n, padded = self.config, generator.device, grid.num_tokens, valid is not None
+        valid = all_valid(grid, batch_size, valid, device)
+        num_valid = valid.sum(dim=1)
+        fewest = int(num_valid.min())
+        spans = cfg.num_spans
+        block = min(cfg.min_block, (fewest - cfg.min_context) // spans)
+        if block < 1:
+            raise JepaError(
+                f"masking: {spans} spans and {cfg.min_context} context tokens do not fit in {fewest} valid tokens; "
+                "lower masking.num_spans or masking.min_context"
+            )
+        (keep,) = uniforms([cfg.keep_ratio], generator)
+        total = round((1.0 - keep) * fewest)
+        total = min(max(total, spans * block), fewest - cfg.min_context)
+        extra = torch.full((batch_size,), total - spans * block, device=device)
+        lengths = block + random_composition(extra, spans, generator)  # B × S, each row sums to total
+        gaps = random_composition(num_valid - total, spans + 1, generator)[:, :spans]  # before each span
+        starts = gaps.cumsum(dim=1) + lengths.cumsum(dim=1) - lengths  # rank among valid tokens
+        marks = torch.zeros(batch_size, n + 1, dtype=torch.long, device=device)
+        marks.scatter_add_(1, starts, torch.ones_like(starts))
+        marks.scatter_add_(1, starts + lengths, -torch.ones_like(starts))
+        in_span = marks.cumsum(dim=1)[:, :n] > 0  # by valid rank
+        is_target = torch.zeros_like(valid).scatter_(1, valid_first_order(valid), in_span) if padded else in_span
+        targets = first_true(is_target, total).unsqueeze(1)  # B × 1 × total
+        context = take_context(valid & ~is_target, generator, cfg.min_context, "raise masking.keep_ratio")
+        return Masks(context=context, targets=targets)
+
+
+class FutureChunkMaskingConfig(Section):
+    """The recent past as context, the next ``num_chunks`` chunks on the time axis as targets.
+
+    Shares are of the batch's fewest valid tokens, drawn once per batch and
+    rounded down. No published JEPA code fixes these values (ACT-JEPA's is
+    not public); the defaults keep context and chunks within the sequence.
+    """
+
+    strategy: Literal["future_chunks"] = "future_chunks"
+    context_share: tuple[float, float] = (0.25, 0.5)
+    chunk_share: tuple[float, float] = (0.125, 0.25)
+    num_chunks: int = 2
+    min_context: int = 1
+
+    @model_validator(mode="after")
+    def _check(self) -> "FutureChunkMaskingConfig":
+        check_range("context_share", self.context_share, 0.0, 1.0)
+        check_range("chunk_share", self.chunk_share, 0.0, 1.0)
+        if self.num_chunks < 1 or self.min_context < 1:
+            raise ValueError("num_chunks and min_context must be at least 1")
+        if self.context_share[1] + self.num_chunks * self.chunk_share[1] > 1.0:
+            raise ValueError(
+                f"context_share {self.context_share[1]} + num_chunks {self.num_chunks} x chunk_share "
+                f"{self.chunk_share[1]} exceeds the sequence"
+            )
+        return self
+
+
+@register_strategy("future_chunks")
+class FutureChunkMasking(MaskStrategy):
+    """Context = ``L`` consecutive valid tokens; target k = the k-th run of ``C`` valid tokens after them.
+
+    ``L`` and ``C`` are drawn once per batch; each sample places the window
+    (``L + num_chunks * C`` tokens) uniformly among its valid tokens, so the
+    first token can be context and the last a target.
+    """
+
+    def __init__(self, config: FutureChunkMaskingConfig) -> None:
+        self.config = config
+
+    def sample(
+        self,
+        grid: TokenGrid,
+        batch_size: int,
+        generator: torch.Generator,
+        valid: torch.Tensor | None = None,
+    ) -> Masks:
+        _check_time_axis("future_chunks", grid)
+        cfg, device, padded = self.config, generator.device, valid is not None
+        valid = all_valid(grid, batch_size, valid, device)
+        num_valid = valid.sum(dim=1)
+        fewest = int(num_valid.min())
+        context_share, chunk_share = uniforms([cfg.context_share, cfg.chunk_share], generator)
+        chunk = max(1, int(chunk_share * fewest))
+        context = max(cfg.min_context, int(context_share * fewest))
+        window = context + cfg.num_chunks * chunk
+        if window > fewest:
+            raise JepaError(
+                f"masking: {context} context and {cfg.num_chunks} x {chunk} chunk tokens do not fit in {fewest} "
+                "valid tokens; lower masking.num_chunks or masking.min_context"
+            )
+        start = random_below(num_valid - window + 1, generator)  # rank among valid tokens
+        ranks = start.unsqueeze(1) + torch.arange(window, device=device)
+        tokens = valid_first_order(valid).gather(1, ranks) if padded else ranks
+        targets = tokens[:, context:].reshape(batch_size, cfg.num_chunks, chunk)
+        return Masks(context=tokens[:, :context], targets=targets)

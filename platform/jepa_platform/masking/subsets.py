@@ -1,0 +1,88 @@
+"""Random feature subsets (T-JEPA): for unordered token sets such as tabular features, or any grid."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from pydantic import model_validator
+
+from ..errors import JepaError
+from ..schema import Section
+from ..tokens import TokenGrid
+from .base import Masks, MaskStrategy, all_valid, check_range, random_keys, register_strategy, uniforms
+
+
+class FeatureSubsetMaskingConfig(Section):
+    """A random context subset, then ``num_targets`` random target subsets of the other tokens.
+
+    Shares are of the batch's fewest valid tokens, drawn once per batch.
+    Context share and number of targets follow T-JEPA (0.2-0.4, 4). T-JEPA
+    draws each target from all non-context features (targets may overlap,
+    target share 0.2-0.4): ``disjoint_targets: false`` does the same. With
+    disjoint targets (the default) the shares must fit together:
+    ``context_share`` high + ``num_targets`` x ``target_share`` high <= 1.
+    """
+
+    strategy: Literal["feature_subsets"] = "feature_subsets"
+    context_share: tuple[float, float] = (0.2, 0.4)
+    target_share: tuple[float, float] = (0.1, 0.15)
+    num_targets: int = 4
+    disjoint_targets: bool = True
+    min_context: int = 1
+
+    @model_validator(mode="after")
+    def _check(self) -> "FeatureSubsetMaskingConfig":
+        check_range("context_share", self.context_share, 0.0, 1.0)
+        check_range("target_share", self.target_share, 0.0, 1.0)
+        if self.num_targets < 1 or self.min_context < 1:
+            raise ValueError("num_targets and min_context must be at least 1")
+        parts = self.num_targets if self.disjoint_targets else 1
+        if self.context_share[1] + parts * self.target_share[1] > 1.0:
+            raise ValueError(
+                f"context_share {self.context_share[1]} + {parts} x target_share {self.target_share[1]} exceeds "
+                "all tokens"
+            )
+        return self
+
+
+@register_strategy("feature_subsets")
+class FeatureSubsetMasking(MaskStrategy):
+    """Context and K target subsets from one random permutation of each sample's valid tokens.
+
+    Sizes are rounded down (at least 1 token, ``min_context`` for the
+    context). Targets never meet the context; with ``disjoint_targets`` they
+    never meet each other either.
+    """
+
+    def __init__(self, config: FeatureSubsetMaskingConfig) -> None:
+        self.config = config
+
+    def sample(
+        self,
+        grid: TokenGrid,
+        batch_size: int,
+        generator: torch.Generator,
+        valid: torch.Tensor | None = None,
+    ) -> Masks:
+        cfg = self.config
+        valid = all_valid(grid, batch_size, valid, generator.device)
+        fewest = int(valid.sum(dim=1).min())
+        context_share, target_share = uniforms([cfg.context_share, cfg.target_share], generator)
+        context = max(cfg.min_context, int(context_share * fewest))
+        target = max(1, int(target_share * fewest))
+        parts = cfg.num_targets if cfg.disjoint_targets else 1
+        if context + parts * target > fewest:
+            raise JepaError(
+                f"masking: {context} context and {parts} x {target} target tokens do not fit in {fewest} valid "
+                "tokens; lower masking.context_share, masking.target_share or masking.num_targets"
+            )
+        order = torch.argsort(random_keys(valid, generator), dim=1)
+        context_indices = order[:, :context].sort(dim=1).values
+        if cfg.disjoint_targets:
+            targets = order[:, context : context + parts * target].reshape(batch_size, parts, target)
+        else:
+            rest = valid.clone().scatter_(1, context_indices, False)
+            keys = random_keys(rest.unsqueeze(1).expand(-1, cfg.num_targets, -1), generator)
+            targets = torch.argsort(keys, dim=2)[..., :target]
+        return Masks(context=context_indices, targets=targets.sort(dim=2).values)
