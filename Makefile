@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP_INSTALL := $(BIN)/pip install --quiet --no-compile --constraint constraints.txt
 
-.PHONY: install dev demo test bench docker clean
+.PHONY: install dev demo test bench bench-data docker clean
 
 install: $(VENV)/.installed
 
@@ -29,6 +29,9 @@ test: dev
 
 bench: install
 	$(BIN)/python benchmarks/step.py
+
+bench-data: install
+	$(BIN)/python benchmarks/data.py
 
 docker:
 	docker build -f docker/Dockerfile.cpu -t jepa-platform:cpu .

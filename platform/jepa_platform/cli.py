@@ -57,6 +57,20 @@ def build_parser() -> argparse.ArgumentParser:
     pre.add_argument("--print-config", action="store_true", help="print the resolved recipe and exit")
     pre.set_defaults(handler=run_pretrain, takes_overrides=True)
 
+    prep = commands.add_parser(
+        "prepare",
+        help="convert raw data once into sharded, memory-mapped files for training",
+        description="Read and preprocess raw data once into Arrow shards (resumable: run it again to continue). "
+        "Data keys can be overridden like in pretrain: --data.sampling_rate 250",
+    )
+    prep.add_argument("--domain", help="domain plugin (see 'jepa-platform domains list')")
+    prep.add_argument("--data", help="raw data folder or file (default: the domain's embedded demo data)")
+    prep.add_argument("--recipe", help="recipe YAML file whose data section to use")
+    prep.add_argument("--out", type=Path, required=True, help="shard folder to write (or to finish)")
+    prep.add_argument("--shard-size", type=int, default=1024, help="samples per shard (default 1024)")
+    prep.add_argument("--workers", type=int, help="worker processes (default: one per CPU core)")
+    prep.set_defaults(handler=run_prepare, takes_overrides=True)
+
     sel = commands.add_parser(
         "select",
         help="rank finished runs by RankMe (label-free model selection)",
@@ -67,6 +81,20 @@ def build_parser() -> argparse.ArgumentParser:
     sel.set_defaults(handler=run_select, takes_overrides=False)
 
     add_downstream_commands(commands)  # probe, finetune, export, report
+
+    masks = commands.add_parser(
+        "masks",
+        help="draw masks sampled on a domain's token grid",
+        description="Sample masks with a domain's recipe and draw them (context, each target block, neither) "
+        "into a PNG. Any recipe key can be overridden: --masking.strategy future_chunks --masking.num_chunks 1",
+    )
+    masks.add_argument("--domain", help="domain plugin (see 'jepa-platform domains list')")
+    masks.add_argument("--data", help="data folder whose recipe settings to use (nothing is read from it)")
+    masks.add_argument("--recipe", help="recipe YAML file")
+    masks.add_argument("--out", type=Path, default=Path("masks.png"), help="PNG file to write (default: masks.png)")
+    masks.add_argument("--count", type=int, default=4, help="samples to draw (default 4)")
+    masks.add_argument("--seed", type=int, default=0, help="seed of the mask generator (default 0)")
+    masks.set_defaults(handler=run_masks, takes_overrides=True)
 
     dom = commands.add_parser("domains", help="installed domain plugins")
     dom_commands = dom.add_subparsers(dest="domains_command", required=True)
@@ -92,6 +120,8 @@ def cli_overrides(args: argparse.Namespace, extra: list[str]) -> dict[str, Any]:
 
 
 def run_pretrain(args: argparse.Namespace, extra: list[str]) -> int:
+    from lightning.pytorch.utilities.rank_zero import rank_zero_only
+
     from .recipe import read_yaml, resolve_recipe
     from .train import CONFIG_FILE, pretrain
 
@@ -110,6 +140,8 @@ def run_pretrain(args: argparse.Namespace, extra: list[str]) -> int:
         return 0
     out = args.out or Path("runs") / f"{recipe.domain}-{datetime.now():%Y%m%d-%H%M%S}"
     summary = pretrain(recipe, out, resume=args.resume)
+    if rank_zero_only.rank != 0:  # the other processes of a distributed run
+        return 0
     shown = ("train/loss", "monitor/rankme", "probe/val_auc", "probe/val_accuracy")
     results = ", ".join(f"{key.split('/')[-1]} {summary.metrics[key]:.4g}" for key in shown if key in summary.metrics)
     print(f"\nPretraining finished after {summary.steps} steps: {results or 'no metrics logged'}.")
@@ -118,6 +150,31 @@ def run_pretrain(args: argparse.Namespace, extra: list[str]) -> int:
     print(f"  MLflow run: {summary.run_id} in {summary.tracking_uri}")
     if summary.tracking_uri.startswith("sqlite:"):
         print(f"  browse:     mlflow ui --backend-store-uri {summary.tracking_uri}")
+    return 0
+
+
+def run_prepare(args: argparse.Namespace, extra: list[str]) -> int:
+    from .plugin import cache_dir
+    from .prepare import prepare
+    from .recipe import deep_merge, parse_overrides, resolve_recipe
+    from .registry import load_domain
+    from .shards import ShardSet
+
+    if args.data is not None and ShardSet.find(args.data) is not None:
+        raise JepaError(f"--data {args.data} already holds prepared shards; train on it with pretrain --data")
+    overrides = parse_overrides(split_overrides(extra))
+    if args.data is not None:
+        overrides = deep_merge(overrides, {"data": {"path": args.data}})
+    recipe = resolve_recipe(args.domain, args.recipe, overrides)
+    manifest = prepare(load_domain(recipe.domain), recipe.data, args.out, cache_dir(), args.shard_size, args.workers)
+    counts = manifest["counts"]
+    splits = ", ".join(f"{name} {count}" for name, count in sorted(counts["splits"].items()))
+    print(f"Prepared {counts['samples']} samples ({splits}) from {counts['items']} items in {len(manifest['shards'])} shards.")
+    if counts["empty_items"]:
+        print(f"  {counts['empty_items']} items gave no sample (shorter than the minimum length)")
+    print(f"  shards:       {args.out}")
+    print(f"  content hash: {manifest['content_hash']}")
+    print(f"  train on it:  jepa-platform pretrain --domain {recipe.domain} --data {args.out}")
     return 0
 
 
@@ -132,6 +189,40 @@ def run_select(args: argparse.Namespace) -> int:
     methods = sorted({run.method for _, run in ranked})
     if len(methods) > 1:
         print(f"\nRuns of different methods ({', '.join(methods)}) are ranked separately: RankMe compares runs of one method.")
+    return 0
+
+
+def run_masks(args: argparse.Namespace, extra: list[str]) -> int:
+    import torch
+
+    from .mask_plot import draw_masks, save_png
+    from .masking import build_masking
+    from .recipe import deep_merge, parse_overrides, resolve_recipe
+    from .registry import load_domain
+
+    if args.count < 1:
+        raise JepaError(f"--count must be at least 1, got {args.count}")
+    if args.out.is_dir():
+        raise JepaError(f"--out {args.out} is a folder; name the PNG file to write, e.g. {args.out / 'masks.png'}")
+    if args.out.suffix.lower() != ".png":
+        raise JepaError(f"--out {args.out} must name a .png file")
+    folder = next(parent for parent in args.out.parents if parent.exists())
+    if not folder.is_dir():
+        raise JepaError(f"--out {args.out}: {folder} is a file, not a folder")
+    overrides = parse_overrides(split_overrides(extra))
+    if args.data is not None:
+        overrides = deep_merge(overrides, {"data": {"path": args.data}})
+    recipe = resolve_recipe(args.domain, args.recipe, overrides)
+    grid = load_domain(recipe.domain).build_tokenizer(recipe.data, recipe.model.embed_dim).grid
+    generator = torch.Generator().manual_seed(args.seed)
+    masks = build_masking(recipe.masking).sample(grid, args.count, generator)
+    title = f"{recipe.domain}: {recipe.masking.strategy} masks on the token grid {' x '.join(map(str, grid.shape))}"
+    try:
+        save_png(draw_masks(masks, grid, title=title), args.out)
+    except OSError as exc:
+        raise JepaError(f"cannot write --out {args.out}: {exc.strerror or exc}") from None
+    print(f"Wrote {args.count} samples of {recipe.masking.strategy} masks ({masks.context.shape[1]} context tokens, "
+          f"{masks.num_targets} x {masks.targets.shape[2]} target tokens of {grid.num_tokens}) to {args.out}")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""The DataModule every domain shares: the plugin supplies datasets, the core the loaders."""
+"""The DataModule every domain shares: the plugin supplies datasets (or prepared shards), the core the loaders."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.pytorch.utilities import rank_zero_info
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, IterableDataset
 
 from .errors import JepaError
 from .plugin import DataConfig, DatasetSplits, DomainPlugin
@@ -26,8 +26,16 @@ def batch_size_of(batch: Any) -> int:
     raise ValueError("cannot tell the batch size: no tensor in the batch")
 
 
+def dataset_size(dataset: Dataset) -> int:
+    """Samples in a map-style dataset, or in a :class:`~.shards.ShardedDataset` (all ranks together)."""
+    return dataset.num_samples if isinstance(dataset, IterableDataset) else len(dataset)
+
+
 class JEPADataModule(L.LightningDataModule):
-    """Loaders over a domain's datasets.
+    """Loaders over a domain's datasets, or over prepared shards when ``data.path`` is a shard folder.
+
+    Shards are read rank- and worker-aware (see :class:`~.shards.ShardedDataset`),
+    the domain's datasets through Lightning's distributed sampler.
 
     Args:
         plugin: The domain.
@@ -52,8 +60,15 @@ class JEPADataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.splits is not None:
             return
-        self.splits = self.plugin.build_datasets(self.data, self.cache_dir)
-        size = len(self.splits.train)
+        from .shards import ShardSet
+
+        shards = ShardSet.find(self.data.path) if self.data.path is not None else None
+        if shards is not None:
+            shards.check(self.plugin, self.data)
+            self.splits = shards.splits(self.seed)
+        else:
+            self.splits = self.plugin.build_datasets(self.data, self.cache_dir)
+        size = dataset_size(self.splits.train)
         if size == 0:
             raise JepaError("the training set is empty")
         if size < self.batch_size:
@@ -63,18 +78,34 @@ class JEPADataModule(L.LightningDataModule):
                 stacklevel=2,
             )
             self.batch_size = size
-        rank_zero_info(f"{self.plugin.name} data: {size} training samples, {len(self.splits.val or [])} validation samples")
+        val = 0 if self.splits.val is None else dataset_size(self.splits.val)
+        source = "shards" if shards is not None else "data"
+        rank_zero_info(f"{self.plugin.name} {source}: {size} training samples, {val} validation samples")
 
     def _loader(self, dataset: Dataset, train: bool) -> DataLoader:
+        workers = dict(
+            num_workers=self.num_workers, persistent_workers=self.num_workers > 0, pin_memory=torch.cuda.is_available()
+        )
+        if isinstance(dataset, IterableDataset):  # shards: batched by the dataset itself, for this rank
+            trainer = self.trainer
+            rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (None, None)
+            dataset = dataset.configured(
+                batch_size=self.batch_size, rank=rank, world_size=world, epoch=trainer.current_epoch if trainer else 0
+            )
+            readers = (world or 1) * max(1, self.num_workers)
+            if train and dataset.num_samples // readers < self.batch_size:
+                raise JepaError(
+                    f"{self.data.path}: {dataset.num_samples} training samples over {readers} readers (processes x "
+                    f"trainer.num_workers) leave fewer than trainer.batch_size={self.batch_size} to each"
+                )
+            return DataLoader(dataset, batch_size=None, **workers)
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
             shuffle=train,
             drop_last=train,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-            pin_memory=torch.cuda.is_available(),
             generator=torch.Generator().manual_seed(self.seed) if train else None,
+            **workers,
         )
 
     def train_dataloader(self) -> DataLoader:
@@ -83,4 +114,6 @@ class JEPADataModule(L.LightningDataModule):
 
     def val_dataloader(self) -> DataLoader | list:
         assert self.splits is not None
-        return [] if self.splits.val is None or len(self.splits.val) == 0 else self._loader(self.splits.val, False)
+        if self.splits.val is None or dataset_size(self.splits.val) == 0:
+            return []
+        return self._loader(self.splits.val, False)

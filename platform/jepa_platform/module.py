@@ -64,6 +64,14 @@ class JEPAModule(L.LightningModule):
         self._val_batches = 0
         self._ema_pairs: tuple[list[torch.Tensor], list[torch.Tensor]] | None = None
 
+    def configure_model(self) -> None:
+        """Under the ``fsdp2`` strategy, shard the encoder, predictor and teacher per transformer block."""
+        if self.device_mesh is not None:
+            from .distributed import shard_jepa
+
+            encoders = [self.encoder] if self.teacher is None else [self.encoder, self.teacher]
+            shard_jepa(encoders, self.predictor, self.device_mesh["data_parallel"])
+
     # ----------------------------------------------------------------- masks
     def prepare_batch(self, batch: Any, seed: int) -> tuple[Any, torch.Tensor | None, Masks]:
         """``(batch, valid, masks)``: token validity and masks drawn on the CPU from ``seed``.

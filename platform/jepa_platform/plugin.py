@@ -13,6 +13,7 @@ is fast; heavy imports belong inside the plugin's methods.
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +23,15 @@ from .errors import JepaError
 from .schema import Section
 
 if TYPE_CHECKING:
+    import numpy as np
     from torch.utils.data import Dataset
 
     from .tokens import Tokenizer
+
+
+def cache_dir() -> Path:
+    """Where domains keep generated demo data: ``$JEPA_PLATFORM_CACHE`` or ``~/.cache/jepa-platform``."""
+    return Path(os.environ.get("JEPA_PLATFORM_CACHE", Path.home() / ".cache" / "jepa-platform"))
 
 
 class DataConfig(Section):
@@ -58,6 +65,37 @@ class DatasetSplits:
     train: "Dataset"
     val: "Dataset | None" = None
     labels: LabelSpec | None = None
+
+
+@dataclass
+class PrepareSource:
+    """What ``jepa-platform prepare`` converts into shards.
+
+    Args:
+        items: Picklable units of work (a raw file, a record), in a deterministic order;
+            ``str(item)`` names the input in error messages.
+        labels: What the samples' ``label`` entries mean, when they have one.
+        unit: What an item is, for the progress bar (``record``, ``file``).
+    """
+
+    items: list[Any]
+    labels: LabelSpec | None = None
+    unit: str = "item"
+
+
+@dataclass
+class PreparedSamples:
+    """The samples one raw item gives (possibly none), each array with a leading axis of that count.
+
+    Args:
+        samples: What a batch holds (e.g. ``signal``, ``lead_present``, ``label``): numeric arrays.
+        meta: Kept beside them for tracing and selection (source file, window, fold): numeric or string arrays.
+        split: ``train``, ``val`` or another name (held out from pretraining), per sample.
+    """
+
+    samples: dict[str, "np.ndarray"]
+    meta: dict[str, "np.ndarray"]
+    split: "np.ndarray"
 
 
 class TaskConfig(Section):
@@ -131,6 +169,25 @@ class DomainPlugin(ABC):
     @abstractmethod
     def build_datasets(self, data: DataConfig, cache_dir: Path) -> DatasetSplits:
         """Training (and validation) datasets; ``data.path=None`` means the demo data in ``cache_dir``."""
+
+    def prepare_source(self, data: DataConfig, cache_dir: Path) -> PrepareSource:
+        """The raw items ``jepa-platform prepare`` converts (after :meth:`prepare_data`); optional.
+
+        Raises:
+            JepaError: The data holds nothing to prepare (naming the path).
+        """
+        raise JepaError(f"domain '{self.name}' does not support 'prepare' (no prepare_source)")
+
+    def prepare_item(self, item: Any, data: DataConfig) -> PreparedSamples:
+        """Read and preprocess one item of :meth:`prepare_source` exactly as :meth:`build_datasets` would.
+
+        Runs in worker processes. Raises :class:`JepaError` naming the file for bad input.
+        """
+        raise JepaError(f"domain '{self.name}' does not support 'prepare' (no prepare_item)")
+
+    def shard_settings(self, data: DataConfig) -> dict[str, Any]:
+        """The ``data`` keys that shape prepared shards; training on shards must use the same values."""
+        return data.model_dump(mode="json", exclude={"path"})
 
     def downstream_task(self, task: TaskConfig, data: DataConfig, cache_dir: Path) -> DownstreamTask:
         """The labelled ``task`` on the data ``data`` describes (preprocessed as in pretraining).

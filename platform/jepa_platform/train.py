@@ -4,23 +4,24 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import lightning as L
 from lightning.pytorch.callbacks import TQDMProgressBar
-from lightning.pytorch.loggers import Logger
+from lightning.pytorch.loggers import Logger, MLFlowLogger
+from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
 from .callbacks import LastCheckpoint, SamplesPerSecond
 from .checkpoint import AtomicCheckpointIO, atomic_write_text
 from .data import JEPADataModule
+from .distributed import build_strategy
 from .errors import JepaError
 from .module import JEPAModule
 from .monitor import RankMeMonitor
 from .plots import TrainingPlots
-from .plugin import LabelSpec
+from .plugin import LabelSpec, cache_dir
 from .probe import OnlineProbe
 from .recipe import Recipe
 from .registry import load_domain
@@ -28,11 +29,6 @@ from .tracking import flatten, make_logger, tracking_uri
 
 CONFIG_FILE = "config.yaml"
 RUN_FILE = "run.json"
-
-
-def cache_dir() -> Path:
-    """Where domains keep generated demo data: ``$JEPA_PLATFORM_CACHE`` or ``~/.cache/jepa-platform``."""
-    return Path(os.environ.get("JEPA_PLATFORM_CACHE", Path.home() / ".cache" / "jepa-platform"))
 
 
 def last_checkpoint(out: Path) -> Path:
@@ -45,7 +41,7 @@ class RunSummary:
     checkpoint: Path
     config: Path
     tracking_uri: str
-    run_id: str
+    run_id: str | None
     steps: int
     metrics: dict[str, float]
 
@@ -69,6 +65,7 @@ def quiet_library_chatter() -> None:
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*overridden `on_before_batch_transfer`.*")  # masks are drawn there
+    warnings.filterwarnings("ignore", message=".*FSDP2-wrapped module.*returned a view tensor.*")  # never changed in place
 
 
 def check_run_folder(out: Path, resume: bool) -> None:
@@ -79,7 +76,7 @@ def check_run_folder(out: Path, resume: bool) -> None:
     if not resume and ckpt.exists():
         raise JepaError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
     for stale in ckpt.parent.glob(".*.tmp"):  # left by a run killed while writing; never read
-        stale.unlink()
+        stale.unlink(missing_ok=True)  # every process of a distributed run gets here
 
 
 def build_callbacks(recipe: Recipe, out: Path, labels: LabelSpec | None) -> list[L.Callback]:
@@ -102,7 +99,7 @@ def build_trainer(recipe: Recipe, callbacks: list[L.Callback], out: Path, logger
         max_steps=cfg.max_steps,
         accelerator=cfg.accelerator,
         devices=cfg.devices,
-        strategy=cfg.strategy,
+        strategy=build_strategy(cfg.strategy),
         num_nodes=cfg.num_nodes,
         precision=cfg.precision,
         gradient_clip_val=recipe.optim.grad_clip,
@@ -120,11 +117,33 @@ def build_trainer(recipe: Recipe, callbacks: list[L.Callback], out: Path, logger
     )
 
 
+def start_run(recipe: Recipe, out: Path, resume: bool) -> MLFlowLogger | None:
+    """On the first process: the run's ``config.yaml``, ``run.json`` and MLflow run, and its logger.
+
+    ``None`` on the other processes of a distributed run: they write and log nothing
+    (each would otherwise open the tracking store, and an sqlite store at once).
+    """
+    if rank_zero_only.rank != 0:
+        return None
+    run_file = out / RUN_FILE
+    previous_run = json.loads(run_file.read_text())["run_id"] if resume and run_file.exists() else None
+    logger = make_logger(out, f"jepa-platform/{recipe.domain}", previous_run)
+    atomic_write_text(out / CONFIG_FILE, recipe.to_yaml())
+    atomic_write_text(run_file, json.dumps({"run_id": logger.run_id, "tracking_uri": tracking_uri(out)}))
+    if resume:  # MLflow params are immutable: the resumed recipe is logged as the config artifact
+        logger.experiment.set_tag(logger.run_id, "resumed", "true")
+    else:
+        logger.log_hyperparams(flatten(recipe.to_dict()))
+    return logger
+
+
 def pretrain(recipe: Recipe, out: Path, resume: bool = False) -> RunSummary:
     """Pretrain ``recipe`` into ``out`` (or continue the run there with ``resume``).
 
     The data is read and checked before anything is written, so bad input
-    leaves no half-made run folder behind.
+    leaves no half-made run folder behind. Every process of a distributed run
+    calls this; only the first writes the run's files and logs (``run_id`` is
+    ``None`` on the others).
     """
     check_run_folder(out, resume)
     quiet_library_chatter()
@@ -138,21 +157,14 @@ def pretrain(recipe: Recipe, out: Path, resume: bool = False) -> RunSummary:
     module = JEPAModule(recipe.to_dict())
 
     out.mkdir(parents=True, exist_ok=True)
-    run_file = out / RUN_FILE
-    previous_run = json.loads(run_file.read_text())["run_id"] if resume and run_file.exists() else None
-    logger = make_logger(out, f"jepa-platform/{recipe.domain}", previous_run)
-    atomic_write_text(out / CONFIG_FILE, recipe.to_yaml())
-    run_id = logger.run_id
-    atomic_write_text(run_file, json.dumps({"run_id": run_id, "tracking_uri": tracking_uri(out)}))
-    if resume:  # MLflow params are immutable: the resumed recipe is logged as the config artifact
-        logger.experiment.set_tag(run_id, "resumed", "true")
-    else:
-        logger.log_hyperparams(flatten(recipe.to_dict()))
+    logger = start_run(recipe, out, resume)
     assert datamodule.splits is not None
-    trainer = build_trainer(recipe, build_callbacks(recipe, out, datamodule.splits.labels), out, logger)
+    trainer = build_trainer(recipe, build_callbacks(recipe, out, datamodule.splits.labels), out, logger or False)
     trainer.fit(module, datamodule=datamodule, ckpt_path=last_checkpoint(out) if resume else None, weights_only=True)
     metrics = {key: float(value) for key, value in trainer.callback_metrics.items()}
-    logger.experiment.log_artifact(run_id, str(out / CONFIG_FILE))
+    run_id = None if logger is None else logger.run_id
+    if logger is not None:
+        logger.experiment.log_artifact(run_id, str(out / CONFIG_FILE))
     return RunSummary(
         out=out,
         checkpoint=last_checkpoint(out),

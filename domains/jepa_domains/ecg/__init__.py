@@ -10,7 +10,15 @@ from typing import Any
 
 from pydantic import field_validator, model_validator
 
-from jepa_platform.plugin import DataConfig, DatasetSplits, DomainPlugin, DownstreamTask, TaskConfig
+from jepa_platform.plugin import (
+    DataConfig,
+    DatasetSplits,
+    DomainPlugin,
+    DownstreamTask,
+    PreparedSamples,
+    PrepareSource,
+    TaskConfig,
+)
 
 from .leads import STANDARD_LEADS
 from .task import ECGTaskConfig
@@ -87,6 +95,10 @@ class ECGDomain(DomainPlugin):
     def demo_root(self, cache_dir: Path, data: ECGDataConfig) -> Path:
         return cache_dir / "ecg" / f"ptbxl-demo-v3-{data.demo_records}rec-{data.sampling_rate}hz"
 
+    def data_root(self, data: ECGDataConfig, cache_dir: Path) -> Path:
+        """The records ``data`` points at: ``data.path``, or the demo set in ``cache_dir``."""
+        return Path(data.path).expanduser() if data.path is not None else self.demo_root(cache_dir, data)
+
     def prepare_data(self, data: DataConfig, cache_dir: Path) -> None:
         if data.path is None:
             from .synthetic import write_demo
@@ -104,16 +116,30 @@ class ECGDomain(DomainPlugin):
         from .sources import load_splits
 
         assert isinstance(data, ECGDataConfig)
-        root = Path(data.path).expanduser() if data.path is not None else self.demo_root(cache_dir, data)
-        return load_splits(root, data)
+        return load_splits(self.data_root(data, cache_dir), data)
+
+    def prepare_source(self, data: DataConfig, cache_dir: Path) -> PrepareSource:
+        from .prepare import prepare_source
+
+        assert isinstance(data, ECGDataConfig)
+        return prepare_source(self.data_root(data, cache_dir), data)
+
+    def prepare_item(self, item: Any, data: DataConfig) -> PreparedSamples:
+        from .prepare import prepare_item
+
+        assert isinstance(data, ECGDataConfig)
+        return prepare_item(item, data)
+
+    def shard_settings(self, data: DataConfig) -> dict[str, Any]:
+        # patch_ms shapes the tokens, not the stored windows; demo_records only names the demo folder
+        return data.model_dump(mode="json", exclude={"path", "patch_ms", "demo_records"})
 
     def downstream_task(self, task: TaskConfig, data: DataConfig, cache_dir: Path) -> DownstreamTask:
         """A PTB-XL label set (``task.name``) on ``data``'s records, split by ``strat_fold``."""
         from .downstream import build_task
 
         assert isinstance(task, ECGTaskConfig) and isinstance(data, ECGDataConfig)
-        root = Path(data.path).expanduser() if data.path is not None else self.demo_root(cache_dir, data)
-        return build_task(root, data, task, demo=data.path is None)
+        return build_task(self.data_root(data, cache_dir), data, task, demo=data.path is None)
 
 
 plugin = ECGDomain()

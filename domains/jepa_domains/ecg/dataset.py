@@ -71,6 +71,22 @@ class ECGWindows(Dataset):
         )
 
 
+def record_windows(record: Path, settings: WindowSettings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One record read and preprocessed: ``n × leads × window`` float32 windows, ``n × leads`` lead presence
+    and ``n`` valid lengths; ``n`` is 0 for a record shorter than ``settings.min_length``.
+
+    Raises:
+        JepaError: The record is unreadable (naming the file).
+    """
+    raw = read_record(record, settings.leads)
+    signal, lead_present = interpolate_nans(raw.signal, raw.present)
+    signal = resample(signal, raw.fs, settings.sampling_rate)
+    windows, valid = cut_windows(signal, settings.window, settings.min_length)
+    if len(windows):
+        windows = normalize_windows(windows, valid, settings.clip)
+    return windows.astype(np.float32, copy=False), np.repeat(lead_present[None], len(windows), axis=0), valid
+
+
 def load_windows(index: pd.DataFrame, settings: WindowSettings, description: str = "reading ECG records") -> ECGWindows:
     """Read every record of ``index`` (a ``record`` path column plus metadata) into windows.
 
@@ -81,16 +97,13 @@ def load_windows(index: pd.DataFrame, settings: WindowSettings, description: str
     skipped, missing = 0, Counter()
     show = len(index) > 200 and sys.stderr.isatty()
     for row in tqdm(index.to_dict("records"), desc=description, unit="rec", disable=not show):
-        raw = read_record(Path(row["record"]), settings.leads)
-        signal, lead_present = interpolate_nans(raw.signal, raw.present)
-        signal = resample(signal, raw.fs, settings.sampling_rate)
-        windows, valid = cut_windows(signal, settings.window, settings.min_length)
+        windows, lead_present, valid = record_windows(Path(row["record"]), settings)
         if len(windows) == 0:
             skipped += 1
             continue
-        missing.update(lead for lead, ok in zip(settings.leads, lead_present) if not ok)
-        signals.append(normalize_windows(windows, valid, settings.clip))
-        present.append(np.repeat(lead_present[None], len(windows), axis=0))
+        missing.update(lead for lead, ok in zip(settings.leads, lead_present[0]) if not ok)
+        signals.append(windows)
+        present.append(lead_present)
         lengths.append(valid)
         meta_rows.extend({**row, "window": w} for w in range(len(windows)))
     if not signals:
