@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pre.add_argument("--domain", help="domain plugin (see 'jepa-platform domains list')")
     pre.add_argument("--data", help="raw data folder or file (default: the domain's embedded demo data)")
+    pre.add_argument("--target", help="label column of a table (data.target), for domains that have one")
     pre.add_argument("--recipe", help="recipe YAML file")
     pre.add_argument("--out", type=Path, help="run folder (default: runs/<domain>-<time>)")
     pre.add_argument("--max-steps", type=int, help="training steps (trainer.max_steps)")
@@ -110,6 +111,8 @@ def cli_overrides(args: argparse.Namespace, extra: list[str]) -> dict[str, Any]:
     named: dict[str, Any] = {}
     if args.data is not None:
         named["data"] = {"path": args.data}
+    if args.target is not None:
+        named.setdefault("data", {})["target"] = args.target
     if args.max_steps is not None:
         named["trainer"] = {"max_steps": args.max_steps}
     if args.seed is not None:

@@ -1,0 +1,85 @@
+"""The ``data`` and ``task`` sections of tabular recipes, and the fitted encoding the data section carries."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import model_validator
+
+from jepa_platform.plugin import DataConfig, TaskConfig
+from jepa_platform.schema import Section
+
+ColumnType = Literal["numeric", "categorical", "datetime", "ignore"]
+DemoTable = Literal["wine", "breast_cancer", "digits", "diabetes"]
+
+
+class FeatureEncoding(Section):
+    """One feature token: a standardized number, or a category index (0 is the "other" bucket)."""
+
+    name: str
+    kind: Literal["numeric", "categorical"]
+    mean: float = 0.0
+    std: float = 1.0
+    categories: list[str] = []
+
+
+class TargetEncoding(Section):
+    """The target column: class names (classification) or mean and std (regression)."""
+
+    name: str
+    task_type: Literal["classification", "regression"]
+    classes: list[str] = []
+    mean: float = 0.0
+    std: float = 1.0
+
+
+class TableEncoding(Section):
+    """Statistics fitted on the training split; numeric features come first, then categorical ones."""
+
+    features: list[FeatureEncoding]
+    target: TargetEncoding | None = None
+
+    @property
+    def numeric(self) -> list[FeatureEncoding]:
+        return [f for f in self.features if f.kind == "numeric"]
+
+    @property
+    def categorical(self) -> list[FeatureEncoding]:
+        return [f for f in self.features if f.kind == "categorical"]
+
+
+class TabularDataConfig(DataConfig):
+    """The ``data`` section of a tabular recipe.
+
+    ``encoding`` is filled in from the training split when the data is first
+    read, and then travels with the recipe (run ``config.yaml``, checkpoint
+    hyperparameters), so a checkpoint encodes new rows exactly as in pretraining.
+    """
+
+    target: str | None = None
+    task_type: Literal["auto", "classification", "regression"] = "auto"
+    column_types: dict[str, ColumnType] = {}
+    max_categories: int = 64
+    max_classes: int = 20
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
+    split_seed: int = 0
+    reg_tokens: int = 2
+    demo_table: DemoTable = "wine"
+    demo_format: Literal["csv", "parquet"] = "csv"
+    encoding: TableEncoding | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> "TabularDataConfig":
+        if self.max_categories < 2 or self.max_classes < 2 or self.reg_tokens < 0:
+            raise ValueError("need max_categories >= 2, max_classes >= 2 and reg_tokens >= 0")
+        if min(self.val_fraction, self.test_fraction) < 0 or self.val_fraction + self.test_fraction >= 1:
+            raise ValueError("need val_fraction, test_fraction >= 0 with a sum below 1")
+        return self
+
+
+class TabularTaskConfig(TaskConfig):
+    """Predict ``data.target`` (classification); ``name`` only names the results."""
+
+    name: str = "target"
+    metric: Literal["accuracy", "balanced_accuracy", "macro_auc"] = "accuracy"

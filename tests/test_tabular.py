@@ -1,0 +1,180 @@
+"""The tabular domain: reading CSV / Parquet, the train-only encoding, bad input, the tokenizer and the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from conftest import run_cli
+from jepa_domains.tabular import TabularDataConfig, plugin
+from jepa_domains.tabular.dataset import load_splits
+from jepa_domains.tabular.encoding import split_rows
+from jepa_platform.errors import JepaError
+
+TINY_TABULAR = [
+    "--model.embed_dim", "32", "--model.depth", "2", "--model.num_heads", "2",
+    "--model.predictor_dim", "16", "--model.predictor_depth", "1", "--model.predictor_heads", "2",
+    "--trainer.batch_size", "16", "--trainer.num_workers", "0",
+]
+
+
+def make_table(rows: int = 120, seed: int = 0) -> pd.DataFrame:
+    """Numeric, categorical (one rare-heavy), boolean and datetime columns with missing values, target ``y``."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({
+        "age": rng.normal(40, 10, rows).round(1),
+        "income": rng.lognormal(10, 1, rows),
+        "city": rng.choice(["paris", "lyon", "nice"], rows),
+        "code": [f"c{i}" for i in rng.integers(0, 40, rows)],
+        "member": rng.random(rows) < 0.5,
+        "joined": pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 900, rows), unit="D"),
+        "y": rng.choice(["no", "yes"], rows),
+    })
+    frame.loc[::7, "age"] = np.nan
+    frame.loc[3::11, "city"] = None
+    return frame
+
+
+def splits_of(path: Path, **keys) -> tuple[TabularDataConfig, object]:
+    data = TabularDataConfig(path=str(path), target="y", **keys)
+    return data, load_splits(path, data)
+
+
+def all_rows(dataset) -> dict[str, torch.Tensor]:
+    return dataset.tensors
+
+
+def test_csv_and_parquet_read_and_encode_alike(tmp_path: Path) -> None:
+    frame = make_table()
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    frame.to_parquet(tmp_path / "t.parquet", index=False)
+    csv_data, csv_splits = splits_of(tmp_path / "t.csv", max_categories=8)
+    pq_data, pq_splits = splits_of(tmp_path / "t.parquet", max_categories=8)
+
+    assert csv_data.encoding == pq_data.encoding
+    kinds = {f.name: f.kind for f in csv_data.encoding.features}
+    assert kinds["age"] == kinds["income"] == kinds["joined.year"] == "numeric"
+    assert kinds["city"] == kinds["code"] == kinds["member"] == "categorical"
+    code = next(f for f in csv_data.encoding.features if f.name == "code")
+    assert len(code.categories) == 7  # capped: the rest share the "other" index 0
+    assert csv_splits.labels.names == ("no", "yes")
+    for key, value in all_rows(csv_splits.train).items():
+        assert torch.equal(value, all_rows(pq_splits.train)[key]), key
+
+    train = all_rows(csv_splits.train)
+    index = split_rows(len(frame), csv_data)["train"]
+    names = [f.name for f in csv_data.encoding.features]
+    for column in ("age", "city"):
+        expected = torch.from_numpy(frame[column].isna().to_numpy()[index])
+        assert torch.equal(train["missing"][:, names.index(column)], expected), column
+    assert (train["categorical"][:, names.index("code") - len(csv_data.encoding.numeric)] == 0).any()
+
+
+def test_column_types_inferred_and_overridden(tmp_path: Path) -> None:
+    frame = make_table()
+    frame["joined"] = frame["joined"].dt.strftime("%Y-%m-%d")  # ISO text dates, as pandas writes them
+    frame.to_parquet(tmp_path / "t.parquet", index=False)
+    data, _ = splits_of(tmp_path / "t.parquet", column_types={"age": "categorical", "income": "ignore"})
+    kinds = {f.name: f.kind for f in data.encoding.features}
+    assert kinds["joined.month"] == "numeric" and "joined" not in kinds
+    assert kinds["age"] == "categorical" and "income" not in kinds
+
+
+def test_a_folder_of_files_reads_as_one_table(tmp_path: Path) -> None:
+    frame = make_table()
+    frame.iloc[:60].to_csv(tmp_path / "a.csv", index=False)
+    frame.iloc[60:].to_csv(tmp_path / "b.csv", index=False)
+    _, splits = splits_of(tmp_path)
+    assert len(splits.train) + len(splits.val) == len(frame) - round(0.15 * len(frame))
+
+
+def test_statistics_are_fitted_on_the_training_rows_only(tmp_path: Path) -> None:
+    frame = make_table()
+    data = TabularDataConfig(path=str(tmp_path / "t.csv"), target="y")
+    rows = split_rows(len(frame), data)
+    frame.loc[rows["test"], "income"] = 1e9  # would move mean and std if test rows were used
+    frame.loc[rows["test"], "city"] = "only-in-test"
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    load_splits(tmp_path / "t.csv", data)
+
+    features = {f.name: f for f in data.encoding.features}
+    train_income = frame.loc[rows["train"], "income"]
+    assert features["income"].mean == pytest.approx(train_income.mean())
+    assert features["income"].std == pytest.approx(train_income.std(ddof=0))
+    assert "only-in-test" not in features["city"].categories
+
+
+def test_saved_encoding_is_reused_not_refitted(tmp_path: Path) -> None:
+    make_table().to_csv(tmp_path / "t.csv", index=False)
+    data, _ = splits_of(tmp_path / "t.csv")
+    make_table(seed=1).to_csv(tmp_path / "other.csv", index=False)
+    again = TabularDataConfig.model_validate({**data.model_dump(), "path": str(tmp_path / "other.csv")})
+    load_splits(tmp_path / "other.csv", again)
+    assert again.encoding == data.encoding
+
+
+def test_tokenizer_gives_one_token_per_feature_and_missing_embeddings(tmp_path: Path) -> None:
+    make_table().to_csv(tmp_path / "t.csv", index=False)
+    data, splits = splits_of(tmp_path / "t.csv")
+    tokenizer = plugin.build_tokenizer(data, 16)
+    batch = {key: value[:5] for key, value in all_rows(splits.train).items()}
+    tokens = tokenizer(batch).tokens
+    features = len(data.encoding.features)
+    assert tokenizer.grid.shape == (data.reg_tokens + features,) and not tokenizer.grid.ordered
+    assert tokens.shape == (5, data.reg_tokens + features, 16)
+    row, feature = torch.nonzero(batch["missing"])[0].tolist()
+    assert torch.allclose(tokens[row, data.reg_tokens + feature], tokenizer.missing[feature])
+
+
+@pytest.mark.parametrize(
+    ("content", "target", "needle"),
+    [
+        (b"a,b,y\n1,2,x\n3,4\n", "y", "Expected 3 columns"),
+        (b"a,b,y\n1,\xff\xfe,x\n2,3,z\n", "y", "column 'b'"),
+        (b"a,b,y\n1,2,\n3,4,\n", "y", "target column 'y' is empty"),
+        (b"a,b,y\n1,2,x\n3,4,x\n", "y", "target column 'y' has a single class"),
+        (b"a,b,y\n1,2,x\n3,4,z\n", "label", "target column 'label' not found"),
+    ],
+    ids=["ragged", "undecodable", "empty-target", "one-class", "unknown-target"],
+)
+def test_bad_input_names_file_and_column(tmp_path: Path, content: bytes, target: str, needle: str) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    with pytest.raises(JepaError, match="bad.csv") as error:
+        load_splits(path, TabularDataConfig(path=str(path), target=target, val_fraction=0, test_fraction=0))
+    assert needle in str(error.value)
+
+
+@pytest.mark.slow
+def test_cli_pretrains_on_a_csv_and_probes_with_its_checkpoint(tmp_path: Path) -> None:
+    make_table().to_csv(tmp_path / "table.csv", index=False)
+    run = tmp_path / "run"
+    pretrain = run_cli(
+        "pretrain", "--domain", "tabular", "--data", str(tmp_path / "table.csv"), "--target", "y",
+        "--max-steps", "2", "--out", str(run), *TINY_TABULAR, cwd=tmp_path,
+    )
+    assert pretrain.returncode == 0, pretrain.stderr[-2000:]
+    assert "encoding:" in (run / "config.yaml").read_text()
+    probe = run_cli(
+        "probe", "--recipe", str(Path(__file__).parents[1] / "recipes" / "tabular" / "classify.yaml"),
+        "--checkpoint", str(run / "checkpoints" / "last.ckpt"), "--out", str(tmp_path / "probe"),
+        "--probe.max_epochs", "1", cwd=tmp_path,
+    )
+    assert probe.returncode == 0, probe.stderr[-2000:]
+    assert "test accuracy" in probe.stdout
+
+
+@pytest.mark.slow
+def test_cli_reports_bad_target_in_one_line(tmp_path: Path) -> None:
+    make_table().to_parquet(tmp_path / "table.parquet", index=False)
+    result = run_cli(
+        "pretrain", "--domain", "tabular", "--data", str(tmp_path / "table.parquet"), "--data.target", "nope",
+        "--out", str(tmp_path / "run"), cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("error:") and "table.parquet" in result.stderr
+    assert "'nope' not found" in result.stderr
