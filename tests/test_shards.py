@@ -52,10 +52,10 @@ class Toy(DomainPlugin):
         return PreparedSamples(samples, {"item": np.full(count, str(item))}, np.where(ids % 3 == 0, "val", "train"))
 
     def build_tokenizer(self, data, embed_dim):
-        raise NotImplementedError
+        raise AssertionError("the prepare tests never build a model")
 
     def build_datasets(self, data, cache_dir) -> DatasetSplits:
-        raise NotImplementedError
+        raise AssertionError("the prepare tests read shards, not raw datasets")
 
 
 def toy_ids(location: Path, split: str) -> list[int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 
@@ -30,7 +30,10 @@ class Masks:
 
 
 class MaskStrategy(ABC):
-    """Samples :class:`Masks` for a batch on a grid."""
+    """Samples :class:`Masks` for a batch on a grid, as its recipe section ``config`` says."""
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
 
     @abstractmethod
     def sample(

@@ -132,9 +132,6 @@ class MultiBlockMasking(MaskStrategy):
     whole grid instead; contexts are cut to the batch minimum (see :func:`cut_to_fewest`).
     """
 
-    def __init__(self, config: MultiBlockMaskingConfig) -> None:
-        self.config = config
-
     def sample(
         self,
         grid: TokenGrid,
@@ -214,9 +211,6 @@ class TubeMasking(MaskStrategy):
     leave fewer than ``min_context`` context tokens gives random target tokens
     back to the context; contexts are cut to the batch minimum the same way.
     """
-
-    def __init__(self, config: TubeMaskingConfig) -> None:
-        self.config = config
 
     def sample(
         self,

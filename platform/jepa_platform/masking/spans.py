@@ -70,9 +70,6 @@ class SpanMasking(MaskStrategy):
     ``min_block`` only when a padded sample has too few valid tokens for them.
     """
 
-    def __init__(self, config: SpanMaskingConfig) -> None:
-        self.config = config
-
     def sample(
         self,
         grid: TokenGrid,
@@ -145,9 +142,6 @@ class FutureChunkMasking(MaskStrategy):
     (``L + num_chunks * C`` tokens) uniformly among its valid tokens, so the
     first token can be context and the last a target.
     """
-
-    def __init__(self, config: FutureChunkMaskingConfig) -> None:
-        self.config = config
 
     def sample(
         self,

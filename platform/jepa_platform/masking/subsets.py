@@ -55,9 +55,6 @@ class FeatureSubsetMasking(MaskStrategy):
     never meet each other either.
     """
 
-    def __init__(self, config: FeatureSubsetMaskingConfig) -> None:
-        self.config = config
-
     def sample(
         self,
         grid: TokenGrid,
