@@ -1,4 +1,5 @@
-"""Probe, fine-tune, export: heads, metrics, learning-rate decay, encoder round trip, every PTB-XL label set."""
+"""Probe, fine-tune, baseline, export, report: heads, metrics, learning-rate decay, encoder round trip,
+every PTB-XL label set, run tracking."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ from conftest import TINY_ECG, run_cli
 from jepa_platform import load_encoder
 from jepa_platform.cli import main
 from jepa_platform.downstream.config import resolve_downstream
-from jepa_platform.downstream.heads import AttentiveHead, LinearHead, build_head
-from jepa_platform.downstream.metrics import average_by_group, evaluate
+from jepa_platform.downstream.baseline import run_baseline
+from jepa_platform.downstream.heads import AttentiveHead, LinearHead, MLPHead, build_head
+from jepa_platform.downstream.metrics import average_by_group, direction, evaluate
+from jepa_platform.downstream.results import report_table
 from jepa_platform.downstream.model import param_groups
 from jepa_platform.downstream.run import load_probe_head, run_downstream
 from jepa_platform.errors import JepaError
@@ -25,6 +28,7 @@ from jepa_platform.module import JEPAModule
 from jepa_platform.plugin import LabelSpec
 from jepa_platform.pretrained import build_encoder, export_encoder, read_checkpoint
 from jepa_platform.registry import load_domain
+from jepa_platform.tracking import make_logger
 from jepa_platform.train import cache_dir
 
 RECIPES = Path(__file__).parent.parent / "recipes" / "ecg"
@@ -58,7 +62,9 @@ def ecg_batch(length: int = 1000, batch: int = 3) -> dict[str, torch.Tensor]:
 # ------------------------------------------------------------------ heads and metrics
 
 
-@pytest.mark.parametrize("head", [LinearHead(8, 3), AttentiveHead(8, 3, num_heads=2)], ids=["linear", "attentive"])
+@pytest.mark.parametrize(
+    "head", [LinearHead(8, 3), MLPHead(8, 3), AttentiveHead(8, 3, num_heads=2)], ids=["linear", "mlp", "attentive"]
+)
 def test_heads_ignore_padding(head):
     head.eval()
     torch.manual_seed(0)
@@ -87,6 +93,29 @@ def test_macro_auc_skips_classes_without_positives_or_negatives():
     assert result.metrics == {"macro_auc": 0.75} and result.positives == {"a": 2, "b": 0, "c": 4}
     single = evaluate(torch.tensor([[2.0, 0.0], [0.0, 1.0], [3.0, 0.0]]), torch.tensor([0, 1, 1]), LabelSpec(("x", "y"), False))
     assert single.metrics["accuracy"] == pytest.approx(2 / 3) and single.metrics["balanced_accuracy"] == pytest.approx(0.75)
+
+
+def test_macro_f1_and_regression_metrics_agree_with_scikit_learn():
+    from sklearn.metrics import f1_score, mean_absolute_error, mean_squared_error, r2_score
+
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(50, 4, generator=generator)
+    logits[:, 3] -= 10  # class 3 is never predicted
+    targets = torch.randint(0, 4, (50,), generator=generator)
+    targets[targets == 2] = 1  # class 2 never occurs
+    result = evaluate(logits, targets, LabelSpec(("a", "b", "c", "d"), multilabel=False))
+    expected = f1_score(targets.numpy(), logits.argmax(1).numpy(), average="macro")
+    assert result.metrics["macro_f1"] == pytest.approx(expected, abs=1e-6)
+
+    predictions, values = torch.randn(40, 1, generator=generator) * 3, torch.randn(40, 1, generator=generator) * 5 + 2
+    regression = evaluate(predictions, values, LabelSpec(("y",), multilabel=False, regression=True))
+    assert regression.metrics == pytest.approx({
+        "rmse": mean_squared_error(values, predictions) ** 0.5,
+        "mae": mean_absolute_error(values, predictions),
+        "r2": r2_score(values, predictions),
+    })
+    assert regression.per_class == {} and regression.examples == 40
+    assert direction("rmse") == direction("mae") == "min" and direction("r2") == direction("accuracy") == "max"
 
 
 def test_layer_wise_learning_rate_decay():
@@ -220,7 +249,7 @@ def test_a_single_label_task_of_another_domain_runs_the_same_way(toy_domain, tmp
     recipe, _ = resolve_downstream(recipe_file, overrides, None)
     results = run_downstream(recipe, "probe", None, tmp_path / "run")
     assert results["task"] == "toy-frequency" and results["metric"] == "accuracy"
-    assert set(results["test"]) == {"macro_auc", "accuracy", "balanced_accuracy"}
+    assert set(results["test"]) == {"macro_auc", "accuracy", "balanced_accuracy", "macro_f1"}
     assert results["value"] == results["test"]["accuracy"] and results["examples"] == {"train": 64, "val": 32, "test": 32}
 
 
@@ -305,9 +334,70 @@ def test_probe_export_load_and_report_through_the_console_script(checkpoint, tmp
     report = run_cli("report", str(probe))
     assert report.returncode == 0
     assert report.stdout.splitlines() == [
-        "| task | method | init | metric | value | run |",
-        "|---|---|---|---|---:|---|",
-        f"| ptbxl-superdiagnostic (demo data) | linear probe | pretrained | macro_auc | {results['value']:.4f} | {probe} |",
+        "| task | method | init | seeds | macro AUC | runs |",
+        "|---|---|---|---:|---:|---|",
+        f"| ptbxl-superdiagnostic (demo data) | linear probe | pretrained | 1 | {results['value']:.4f} | {probe} |",
     ]
     missing = run_cli("report", str(tmp_path))
     assert missing.returncode == 2 and f"{tmp_path} holds no results.json" in missing.stderr
+
+
+# ------------------------------------------------------------------ report, baseline, tracking
+
+
+def write_results(folder: Path, **results) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "results.json").write_text(json.dumps(results))
+    return folder
+
+
+def test_report_pools_the_seeds_of_each_task_method_and_init(tmp_path):
+    common = {"task": "t", "method": "mlp probe", "metric": "accuracy"}
+    runs = [
+        write_results(tmp_path / f"p{seed}", **common, init="pretrained", value=value,
+                      test={"accuracy": value, "macro_f1": value - 0.1, "macro_auc": 0.9})
+        for seed, value in enumerate([0.8, 0.9, 1.0])
+    ]
+    runs.append(write_results(tmp_path / "r", **common, init="random", value=0.5, test={"accuracy": 0.5, "macro_f1": 0.4}))
+    runs.append(write_results(
+        tmp_path / "trees", task="t", method="trees", init="none", metric="accuracy", value=0.7,
+        per_seed=[{"seed": 0, "test": {"accuracy": 0.6, "macro_f1": 0.5}}, {"seed": 1, "test": {"accuracy": 0.8, "macro_f1": 0.5}}],
+    ))
+    runs.append(write_results(
+        tmp_path / "reg", task="u", method="mlp probe", init="random", metric="rmse", value=2.0, regression=True,
+        test={"rmse": 2.0, "mae": 1.5, "r2": 0.25},
+    ))
+    lines = report_table(runs).splitlines()
+    assert lines[0] == "| task | method | init | seeds | accuracy | macro F1 | RMSE | R² | runs |"
+    assert lines[2].startswith("| t | mlp probe | pretrained | 3 | 0.9000 ± 0.0816 | 0.8000 ± 0.0816 |  |  | ")
+    assert lines[3].startswith("| t | mlp probe | random | 1 | 0.5000 | 0.4000 |  |  | ")
+    assert lines[4].startswith("| t | trees | none | 2 | 0.7000 ± 0.1000 | 0.5000 ± 0.0000 |  |  | ")
+    assert lines[5].startswith("| u | mlp probe | random | 1 |  |  | 2.0000 | 0.2500 | ")
+
+
+def test_baseline_needs_a_domain_that_supplies_raw_columns(toy_domain, tmp_path):
+    recipe_file = tmp_path / "toy.yaml"
+    recipe_file.write_text("domain: toy\ntask:\n  name: frequency\n")
+    recipe, _ = resolve_downstream(recipe_file, {}, None)
+    with pytest.raises(JepaError, match="domain 'toy' has no raw-column baseline"):
+        run_baseline(recipe, [0], tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_runs_in_one_process_each_log_to_their_own_store(tmp_path, monkeypatch):
+    import sqlite3
+
+    for name in ("first", "second"):
+        logger = make_logger(tmp_path / name, "jepa-platform/test")
+        logger.log_hyperparams({"run": name})
+        logger.finalize("success")
+    for name in ("first", "second"):
+        with sqlite3.connect(tmp_path / name / "mlflow.db") as db:
+            assert db.execute("select key, value from params").fetchall() == [("run", name)]
+
+    chosen = f"sqlite:///{tmp_path / 'chosen.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", chosen)  # the user's choice wins
+    logger = make_logger(tmp_path / "third", "jepa-platform/test")
+    logger.log_hyperparams({"run": "third"})
+    assert logger._tracking_uri == chosen and (tmp_path / "chosen.db").is_file()
+    assert not (tmp_path / "third" / "mlflow.db").exists()

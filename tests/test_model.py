@@ -51,8 +51,9 @@ def test_shapes_of_student_predictor_and_teacher():
     assert valid is None, "full-length windows need no validity mask"
     context = module.encoder.encode(embedded.tokens, keep=masks.context)
     assert context.shape == (4, masks.context.shape[1], 192)
-    prediction = module.predictor(context, masks)
+    prediction, domain = module.predictor(context, masks)
     assert prediction.shape == (masks.num_targets, 4, masks.targets.shape[2], 192)
+    assert domain is None  # latent targets only: no domain head
     assert module.teacher(batch).shape == (4, n, 192)
 
 

@@ -1,7 +1,10 @@
-"""The tabular domain: reading CSV / Parquet, the train-only encoding, bad input, the tokenizer and the CLI."""
+"""The tabular domain: reading CSV / Parquet, the train-only encoding, bad input, the tokenizer, regression
+and classification tasks, the raw-column baseline and the CLI."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -10,10 +13,16 @@ import pytest
 import torch
 
 from conftest import run_cli
-from jepa_domains.tabular import TabularDataConfig, plugin
+from jepa_domains.tabular import TabularDataConfig, TabularTaskConfig, plugin
 from jepa_domains.tabular.dataset import load_splits
 from jepa_domains.tabular.encoding import split_rows
+from jepa_platform.cli import main
+from jepa_platform.downstream.config import resolve_downstream
+from jepa_platform.downstream.run import run_downstream
 from jepa_platform.errors import JepaError
+from jepa_platform.plugin import cache_dir
+
+RECIPES = Path(__file__).parents[1] / "recipes" / "tabular"
 
 TINY_TABULAR = [
     "--model.embed_dim", "32", "--model.depth", "2", "--model.num_heads", "2",
@@ -150,7 +159,7 @@ def test_bad_input_names_file_and_column(tmp_path: Path, content: bytes, target:
 
 
 @pytest.mark.slow
-def test_cli_pretrains_on_a_csv_and_probes_with_its_checkpoint(tmp_path: Path) -> None:
+def test_cli_pretrains_on_a_csv_probes_with_its_checkpoint_and_compares_with_trees(tmp_path: Path) -> None:
     make_table().to_csv(tmp_path / "table.csv", index=False)
     run = tmp_path / "run"
     pretrain = run_cli(
@@ -160,12 +169,26 @@ def test_cli_pretrains_on_a_csv_and_probes_with_its_checkpoint(tmp_path: Path) -
     assert pretrain.returncode == 0, pretrain.stderr[-2000:]
     assert "encoding:" in (run / "config.yaml").read_text()
     probe = run_cli(
-        "probe", "--recipe", str(Path(__file__).parents[1] / "recipes" / "tabular" / "classify.yaml"),
+        "probe", "--recipe", str(RECIPES / "classify.yaml"),
         "--checkpoint", str(run / "checkpoints" / "last.ckpt"), "--out", str(tmp_path / "probe"),
         "--probe.max_epochs", "1", cwd=tmp_path,
     )
     assert probe.returncode == 0, probe.stderr[-2000:]
     assert "test accuracy" in probe.stdout
+
+    trees = run_cli(
+        "baseline", "--recipe", str(RECIPES / "classify.yaml"), "--data", str(tmp_path / "table.csv"),
+        "--data.target", "y", "--seeds", "2", "--out", str(tmp_path / "trees"),
+        "--compare", str(tmp_path / "probe"), cwd=tmp_path,
+    )
+    assert trees.returncode == 0, trees.stderr[-2000:]
+    results = json.loads((tmp_path / "trees" / "results.json").read_text())
+    assert [entry["seed"] for entry in results["per_seed"]] == [0, 1]
+    assert results["examples"] == {"train": 84, "val": 18, "test": 18}
+    table = trees.stdout[trees.stdout.index("| task"):].splitlines()
+    assert table[0] == "| task | method | init | seeds | accuracy | macro F1 | runs |"
+    assert table[2].startswith("| target (table) | HistGradientBoosting (raw columns) | none | 2 | ")
+    assert table[3].startswith("| target (table) | mlp probe | pretrained | 1 | ")
 
 
 @pytest.mark.slow
@@ -178,3 +201,69 @@ def test_cli_reports_bad_target_in_one_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.strip().startswith("error:") and "table.parquet" in result.stderr
     assert "'nope' not found" in result.stderr
+
+
+def test_diabetes_demo_is_a_regression_task_in_the_targets_units() -> None:
+    from sklearn.datasets import load_diabetes
+
+    data = TabularDataConfig(demo_table="diabetes", target="target")
+    plugin.prepare_data(data, cache_dir())
+    task = plugin.downstream_task(TabularTaskConfig(), data, cache_dir())
+    assert task.labels.regression and task.labels.names == ("target",) and task.metric == "rmse"
+    assert task.name == "target (diabetes)"
+    rows = split_rows(442, data)
+    assert torch.allclose(task.test.tensors["label"], torch.tensor(load_diabetes().target[rows["test"]], dtype=torch.float32))
+    wine = TabularDataConfig(demo_table="wine", target="target")
+    plugin.prepare_data(wine, cache_dir())
+    classes = plugin.downstream_task(TabularTaskConfig(), wine, cache_dir())
+    assert not classes.labels.regression and classes.labels.names == ("0", "1", "2") and classes.metric == "accuracy"
+
+
+def test_baseline_columns_are_the_raw_values_of_the_task_rows(tmp_path: Path) -> None:
+    frame = make_table()
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    data = TabularDataConfig(path=str(tmp_path / "t.csv"), target="y")
+    raw = plugin.baseline_data(TabularTaskConfig(), data, cache_dir())
+    task = plugin.downstream_task(TabularTaskConfig(), data, cache_dir())
+    names = [f.name for f in task.data.encoding.features]
+    rows = split_rows(len(frame), data)
+    for split in ("train", "val", "test"):
+        assert raw.features[split].shape == (len(rows[split]), len(names))
+        assert np.array_equal(raw.labels[split], getattr(task, split).tensors["label"].numpy())
+    age = raw.features["train"][:, names.index("age")]
+    assert np.array_equal(age, frame["age"].to_numpy()[rows["train"]], equal_nan=True) and np.isnan(age).any()
+    city = raw.features["train"][:, names.index("city")]
+    assert np.array_equal(np.isnan(city), frame["city"].isna().to_numpy()[rows["train"]])
+    assert raw.categorical.tolist() == [f.kind == "categorical" for f in task.data.encoding.features]
+
+
+def test_regression_probe_keeps_the_epoch_of_lowest_validation_rmse(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200), "c": rng.choice(["u", "v"], 200)})
+    frame["y"] = 50 + 20 * frame["a"] - 10 * frame["b"] + rng.normal(size=200)
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    overrides = {
+        "data": {"path": str(tmp_path / "t.csv"), "target": "y", "reg_tokens": 1},
+        "model": {"embed_dim": 32, "depth": 1, "num_heads": 2, "predictor_dim": 16, "predictor_depth": 1},
+        "probe": {"max_epochs": 6, "patience": 6, "lr": 1e-2, "final_lr": 1e-2},
+    }
+    recipe, _ = resolve_downstream(RECIPES / "regress.yaml", overrides, None)
+    results = run_downstream(recipe, "probe", None, tmp_path / "run")
+    assert results["metric"] == "rmse" and results["regression"] and set(results["test"]) == {"rmse", "mae", "r2"}
+    with sqlite3.connect(tmp_path / "run" / "mlflow.db") as db:
+        history = [value for (value,) in db.execute("select value from metrics where key = 'val/rmse' order by step")]
+    assert len(history) == 6 and results["best_val"] == pytest.approx(min(history))
+    saved = torch.load(tmp_path / "run" / "checkpoints" / "best.ckpt", weights_only=True)["state_dict"]
+    train = frame["y"].to_numpy()[split_rows(200, recipe.data)["train"]]
+    assert saved["target_mean"].item() == pytest.approx(train.mean(), rel=1e-5)
+    assert saved["target_std"].item() == pytest.approx(train.std(), rel=1e-5)
+    assert results["test"]["rmse"] < frame["y"].std()  # better than predicting the mean
+
+
+def test_a_classification_metric_on_a_regression_target_names_the_key(tmp_path: Path, capsys) -> None:
+    make_table().to_csv(tmp_path / "t.csv", index=False)
+    code = main(["probe", "--recipe", str(RECIPES / "classify.yaml"), "--data", str(tmp_path / "t.csv"),
+                 "--data.target", "income", "--out", str(tmp_path / "run")])
+    assert code == 2
+    assert "regression task; its metric cannot be accuracy (task.metric)" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

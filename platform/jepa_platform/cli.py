@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     sel.add_argument("--tracking-uri", help="MLflow tracking URI for run ids (default: $MLFLOW_TRACKING_URI)")
     sel.set_defaults(handler=run_select, takes_overrides=False)
 
-    add_downstream_commands(commands)  # probe, finetune, export, report
+    add_downstream_commands(commands)  # probe, finetune, baseline, export, report
 
     masks = commands.add_parser(
         "masks",

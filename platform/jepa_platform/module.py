@@ -1,4 +1,4 @@
-"""The JEPA LightningModule: context encoder, predictor, and an EMA target encoder or SIGReg."""
+"""The JEPA LightningModule: context encoder, predictor, and an EMA target encoder, SIGReg or a domain target."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from .data import batch_size_of
+from .errors import JepaError
 from .masking import Masks, build_masking
 from .network import Encoder, Predictor, gather_tokens, jepa_step_flops
 from .recipe import Recipe, recipe_model
@@ -28,6 +29,7 @@ class StepResult:
 
     loss: torch.Tensor
     prediction: torch.Tensor
+    domain: torch.Tensor | None
     regularizer: torch.Tensor | None
     embeddings: torch.Tensor
 
@@ -38,6 +40,14 @@ def pooled(tokens: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
         return tokens.mean(dim=1)
     weights = valid.unsqueeze(-1).to(tokens.dtype)
     return (tokens * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1)
+
+
+def sum_losses(latent: torch.Tensor | None, domain: torch.Tensor | None, domain_weight: float) -> torch.Tensor:
+    """The prediction loss: the latent loss, the domain loss, or ``latent + domain_weight * domain``."""
+    if latent is None:
+        assert domain is not None
+        return domain
+    return latent if domain is None else latent + domain_weight * domain
 
 
 class JEPAModule(L.LightningModule):
@@ -56,8 +66,16 @@ class JEPAModule(L.LightningModule):
         cfg = self.recipe
         tokenizer = plugin.build_tokenizer(cfg.data, cfg.model.embed_dim)
         self.encoder = Encoder(tokenizer, cfg.model)
-        self.predictor = Predictor(tokenizer.grid, cfg.model)
-        self.teacher = copy.deepcopy(self.encoder).requires_grad_(False) if cfg.objective.kind == "ema" else None
+        self.target_function = plugin.target_function(cfg.data) if cfg.objective.domain else None
+        if cfg.objective.domain and self.target_function is None:
+            raise JepaError(
+                f"objective.target '{cfg.objective.target}': domain '{plugin.name}' has no target function; "
+                "use objective.target latent"
+            )
+        domain_dim = None if self.target_function is None else self.target_function.dim
+        self.predictor = Predictor(tokenizer.grid, cfg.model, latent=cfg.objective.latent, domain_dim=domain_dim)
+        uses_teacher = cfg.objective.kind == "ema" and cfg.objective.latent
+        self.teacher = copy.deepcopy(self.encoder).requires_grad_(False) if uses_teacher else None
         self.masking = build_masking(cfg.masking)
         self.loss_fn = LOSSES[cfg.objective.loss]
         self._mask_generator = torch.Generator()
@@ -112,27 +130,48 @@ class JEPAModule(L.LightningModule):
         return self.teacher if self.teacher is not None else self.encoder
 
     def jepa_loss(self, batch: Any, valid: torch.Tensor | None, masks: Masks, seed: int = 0) -> StepResult:
-        """Predict the target embeddings of the target tokens from the context.
+        """Predict the targets of the target tokens from the context.
 
         ``seed`` draws SIGReg's slices (the same on every rank).
         """
         objective = self.recipe.objective
         context = self.encoder.encode(self.encoder.embed(batch).tokens, keep=masks.context)
-        prediction = self.predictor(context, masks)
+        latent_prediction, domain_prediction = self.predictor(context, masks)
+        latent = domain = None
+        full = None
         if self.teacher is not None:
             with torch.no_grad():
                 full = self.teacher.encode(self.teacher.embed(batch).tokens, valid=valid)
                 target = F.layer_norm(full, full.shape[-1:])
-        else:
+        elif objective.latent or objective.kind == "sigreg":
             full = target = self.encoder.encode(self.encoder.embed(batch).tokens, valid=valid)
-        target = gather_tokens(target, masks.targets).transpose(0, 1)  # K × B × Nt × D
-        predictive = self.loss_fn(prediction.float(), target.float())
-        if self.teacher is not None:
-            return StepResult(predictive, predictive, None, pooled(full, valid).detach())
+        if objective.latent:
+            target = gather_tokens(target, masks.targets).transpose(0, 1)  # K × B × Nt × D
+            latent = self.loss_fn(latent_prediction.float(), target.float())
+        if self.target_function is not None:
+            domain = self.loss_fn(domain_prediction.float(), self.domain_targets(batch, masks))
+        predictive = sum_losses(latent, domain, objective.domain_weight)
+        # monitoring sees the full pass when there is one; with domain targets alone, the context's tokens
+        embeddings = (pooled(full, valid) if full is not None else context.mean(dim=1)).detach()
+        domain_part = None if domain is None else domain.detach()
+        if objective.kind == "ema":
+            return StepResult(predictive, predictive.detach(), domain_part, None, embeddings)
         regularizer = sigreg(full, objective.sigreg, seed, valid)
         weight = objective.sigreg.weight
         loss = (1 - weight) * predictive + weight * regularizer
-        return StepResult(loss, predictive.detach(), regularizer.detach(), pooled(full, valid).detach())
+        return StepResult(loss, predictive.detach(), domain_part, regularizer.detach(), embeddings)
+
+    @torch.no_grad()
+    def domain_targets(self, batch: Any, masks: Masks) -> torch.Tensor:
+        """The domain target function's vectors of the target tokens, ``K × B × Nt × Dt`` (float32)."""
+        assert self.target_function is not None
+        values = self.target_function(batch).float()
+        if values.shape[1] != self.encoder.grid.num_tokens or values.shape[-1] != self.target_function.dim:
+            raise JepaError(
+                f"the target function gave {tuple(values.shape)}, expected B × {self.encoder.grid.num_tokens} "
+                f"× {self.target_function.dim} (the tokenizer's grid {self.encoder.grid.shape})"
+            )
+        return gather_tokens(values, masks.targets).transpose(0, 1)
 
     def training_step(self, inputs: tuple[Any, torch.Tensor | None, Masks], batch_idx: int) -> dict[str, Any]:
         result = self.jepa_loss(*inputs, seed=self.recipe.seed * 1_000_003 + self.global_step)
@@ -141,9 +180,11 @@ class JEPAModule(L.LightningModule):
             self.log("train/lr", self.optimizers().param_groups[0]["lr"])
             if self.teacher is not None:
                 self.log("train/ema_momentum", self.ema_momentum())
-            else:
+            if result.regularizer is not None:
                 self.log("train/prediction_loss", result.prediction)
                 self.log("train/sigreg", result.regularizer)
+            if result.domain is not None:
+                self.log("train/domain_loss", result.domain)
         return {"loss": result.loss, "embeddings": result.embeddings}
 
     def validation_step(self, inputs: tuple[Any, torch.Tensor | None, Masks], batch_idx: int) -> dict[str, Any]:
@@ -208,6 +249,12 @@ class JEPAModule(L.LightningModule):
         n = self.encoder.grid.num_tokens
         masks = self.masking.sample(self.encoder.grid, 2, torch.Generator().manual_seed(0))
         return jepa_step_flops(
-            self.recipe.model, n, masks.context.shape[1], masks.num_targets, masks.targets.shape[2], self.teacher is not None
+            self.recipe.model,
+            n,
+            masks.context.shape[1],
+            masks.num_targets,
+            masks.targets.shape[2],
+            self.teacher is not None,
+            full_pass=self.recipe.objective.latent or self.recipe.objective.kind == "sigreg",
         )
 

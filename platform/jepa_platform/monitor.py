@@ -24,7 +24,10 @@ class MonitorConfig(Section):
     every_n_steps: int = 50
     queue_size: int = 4096
     probe: bool = True
-    probe_lr: float = 1e-3
+    probe_lr: float = 1e-2
+    """The online probe's learning rate: its inputs are standardized, and it must keep up with
+    embeddings that move while the encoder trains (at 1e-3 it lagged its frozen-feature score by
+    0.05-0.1 AUC after the demo's 300 steps)."""
     collapse_ratio: float = 0.25
     collapse_after_steps: int = 100
     stop_on_collapse: bool = False

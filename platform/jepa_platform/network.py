@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any, Literal
 
 import torch
@@ -141,16 +142,40 @@ def gather_tokens(tokens: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return picked.reshape(*index.shape, tokens.shape[-1])
 
 
+class TargetFunction(nn.Module, ABC):
+    """A domain's hand-made regression target: per-token vectors computed from the raw batch on the device.
+
+    Subclasses set ``self.dim`` (the target width ``Dt``) in ``__init__``; the
+    tokens are those of the domain's tokenizer, in its grid order.
+    """
+
+    dim: int
+
+    @abstractmethod
+    def forward(self, batch: Any) -> torch.Tensor:
+        """``B × N × Dt`` targets of a collated batch (no gradient flows through them)."""
+
+
 class Predictor(nn.Module):
     """Narrow transformer predicting target-token embeddings from the context.
 
     Each of the K target blocks is predicted in its own pass (the context
     repeated K times), from a shared learned mask token plus the target's
-    positional embedding, then projected back to the encoder width.
+    positional embedding. Its output goes through one linear head per kind
+    of target: ``proj_out`` back to the encoder width (latent targets) and
+    ``proj_domain`` to the width of a domain target function.
+
+    Args:
+        grid: The token grid.
+        config: Model sizes.
+        latent: Whether to predict latent (encoder-width) targets.
+        domain_dim: Width of the domain targets; ``None`` when there are none.
     """
 
-    def __init__(self, grid: TokenGrid, config: ModelConfig) -> None:
+    def __init__(self, grid: TokenGrid, config: ModelConfig, latent: bool = True, domain_dim: int | None = None):
         super().__init__()
+        if not latent and domain_dim is None:
+            raise ValueError("the predictor needs latent targets, domain targets or both")
         width = config.predictor_dim
         self.proj_in = nn.Linear(config.embed_dim, width)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, width))
@@ -159,19 +184,29 @@ class Predictor(nn.Module):
         self.stack = TransformerStack(
             width, config.predictor_depth, config.predictor_heads, config.mlp_ratio, config.qkv_bias, 0.0
         )
-        self.proj_out = nn.Linear(width, config.embed_dim)
+        self.proj_out = nn.Linear(width, config.embed_dim) if latent else None
+        self.proj_domain = nn.Linear(width, domain_dim) if domain_dim is not None else None
         _init_weights(self.proj_in)
-        _init_weights(self.proj_out)
+        for head in (self.proj_out, self.proj_domain):
+            if head is not None:
+                _init_weights(head)
 
-    def forward(self, context: torch.Tensor, masks: Masks) -> torch.Tensor:
-        """``B × Nc × D`` context embeddings -> ``K × B × Nt × D`` predictions."""
+    def features(self, context: torch.Tensor, masks: Masks) -> torch.Tensor:
+        """``B × Nc × D`` context embeddings -> ``K × B × Nt × width`` predictor outputs before the heads."""
         batch, num_targets, target_len = masks.targets.shape
         x = self.proj_in(context) + self.pos_embed(masks.context).to(context.dtype)
         x = x.repeat(num_targets, 1, 1)
         targets = masks.targets.transpose(0, 1).reshape(num_targets * batch, target_len)
         queries = self.mask_token.to(x.dtype) + self.pos_embed(targets).to(x.dtype)
         out = self.stack(torch.cat([x, queries], dim=1))[:, -target_len:]
-        return self.proj_out(out).reshape(num_targets, batch, target_len, -1)
+        return out.reshape(num_targets, batch, target_len, -1)
+
+    def forward(self, context: torch.Tensor, masks: Masks) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """``B × Nc × D`` context embeddings -> ``K × B × Nt × D`` latent and ``K × B × Nt × Dt`` domain
+        predictions (``None`` for a kind of target the predictor has no head for)."""
+        out = self.features(context, masks)
+        latent = self.proj_out(out) if self.proj_out is not None else None
+        return latent, self.proj_domain(out) if self.proj_domain is not None else None
 
 
 def transformer_forward_flops(dim: int, depth: int, mlp_ratio: float, tokens: int) -> float:
@@ -182,18 +217,25 @@ def transformer_forward_flops(dim: int, depth: int, mlp_ratio: float, tokens: in
 
 
 def jepa_step_flops(
-    config: ModelConfig, num_tokens: int, context_len: int, num_targets: int, target_len: int, teacher: bool = True
+    config: ModelConfig,
+    num_tokens: int,
+    context_len: int,
+    num_targets: int,
+    target_len: int,
+    teacher: bool = True,
+    full_pass: bool = True,
 ) -> float:
     """Training FLOPs per sample of one JEPA step (backward counted as twice the forward).
 
     Student encoder on the context (fwd + bwd), the targets' pass over all
     tokens (an EMA teacher: fwd only; without a teacher the encoder itself,
-    fwd + bwd), predictor on context + target queries for each of the K blocks.
+    fwd + bwd; none when ``full_pass`` is ``False``: domain targets alone),
+    predictor on context + target queries for each of the K blocks.
     """
     student = 3 * transformer_forward_flops(config.embed_dim, config.depth, config.mlp_ratio, context_len)
-    full_pass = transformer_forward_flops(config.embed_dim, config.depth, config.mlp_ratio, num_tokens)
-    teacher = full_pass if teacher else 3 * full_pass
+    full = transformer_forward_flops(config.embed_dim, config.depth, config.mlp_ratio, num_tokens)
+    targets = (full if teacher else 3 * full) if full_pass else 0.0
     predictor = 3 * num_targets * transformer_forward_flops(
         config.predictor_dim, config.predictor_depth, config.mlp_ratio, context_len + target_len
     )
-    return student + teacher + predictor
+    return student + targets + predictor

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import numpy as np
     from torch.utils.data import Dataset
 
+    from .network import TargetFunction
     from .tokens import Tokenizer
 
 
@@ -46,12 +47,15 @@ class LabelSpec:
     """What the ``label`` entries of a dataset's samples mean.
 
     Args:
-        names: Class names, in the order of the label vector / class index.
+        names: Class names, in the order of the label vector / class index; for regression, the target names.
         multilabel: ``True``: labels are float multi-hot vectors; ``False``: int64 class indices.
+        regression: ``True``: labels are float values in their own units (a scalar for one
+            target, a vector for several); ``multilabel`` is then ``False``.
     """
 
     names: tuple[str, ...]
     multilabel: bool
+    regression: bool = False
 
 
 @dataclass
@@ -105,7 +109,7 @@ class TaskConfig(Section):
     """Which of the domain's labelled tasks (e.g. a PTB-XL label set)."""
 
 
-Metric = Literal["macro_auc", "accuracy", "balanced_accuracy"]
+Metric = Literal["macro_auc", "accuracy", "balanced_accuracy", "macro_f1", "rmse", "mae", "r2"]
 
 
 @dataclass
@@ -134,6 +138,21 @@ class DownstreamTask:
     train: "Dataset"
     val: "Dataset"
     test: "Dataset"
+
+
+@dataclass
+class BaselineData:
+    """A task's examples as raw feature columns, for a classical baseline (gradient-boosted trees).
+
+    Args:
+        features: ``train``, ``val`` and ``test``: ``examples × features`` floats, NaN where missing.
+        labels: The same splits' targets: class indices, or values in their own units (regression).
+        categorical: Per feature column, whether it holds category indices.
+    """
+
+    features: dict[str, "np.ndarray"]
+    labels: dict[str, "np.ndarray"]
+    categorical: "np.ndarray"
 
 
 class DomainPlugin(ABC):
@@ -170,6 +189,14 @@ class DomainPlugin(ABC):
     def build_datasets(self, data: DataConfig, cache_dir: Path) -> DatasetSplits:
         """Training (and validation) datasets; ``data.path=None`` means the demo data in ``cache_dir``."""
 
+    def target_function(self, data: DataConfig) -> "TargetFunction | None":
+        """The domain's hand-made targets (``objective.target: domain | both``); ``None``: the domain has none.
+
+        A :class:`~jepa_platform.network.TargetFunction` maps a collated batch, on
+        the device, to ``B × N × Dt`` vectors on the tokenizer's grid.
+        """
+        return None
+
     def prepare_source(self, data: DataConfig, cache_dir: Path) -> PrepareSource:
         """The raw items ``jepa-platform prepare`` converts (after :meth:`prepare_data`); optional.
 
@@ -196,3 +223,11 @@ class DomainPlugin(ABC):
             JepaError: The domain has no such task, or the data lacks its labels or splits.
         """
         raise JepaError(f"domain '{self.name}' defines no downstream tasks")
+
+    def baseline_data(self, task: TaskConfig, data: DataConfig, cache_dir: Path) -> BaselineData:
+        """The examples of :meth:`downstream_task` as raw columns, split the same way; optional.
+
+        Raises:
+            JepaError: The domain has no raw-column baseline, or the task cannot be built.
+        """
+        raise JepaError(f"domain '{self.name}' has no raw-column baseline (no baseline_data)")

@@ -37,9 +37,17 @@ class ObjectiveConfig(Section):
     linearly from start to end). ``sigreg``: the embeddings of the same encoder
     on the whole input, with no teacher, stop-gradient or schedule; the loss is
     ``(1 - lambda) * prediction + lambda * SIGReg`` (``sigreg.weight`` is lambda).
+
+    ``target`` says what the masked tokens regress: ``latent`` (the embeddings
+    above), ``domain`` (the domain plugin's target function, e.g. SAR gradient
+    features, computed from the raw input; with ``kind: ema`` there is then no
+    teacher) or ``both``: the prediction loss is the latent loss plus
+    ``domain_weight`` times the domain loss.
     """
 
     kind: Literal["ema", "sigreg"] = "ema"
+    target: Literal["latent", "domain", "both"] = "latent"
+    domain_weight: float = 1.0
     ema_momentum: tuple[float, float] = (0.996, 1.0)
     loss: Literal["l1", "smooth_l1", "mse"] = "smooth_l1"
     sigreg: SIGRegConfig = SIGRegConfig()
@@ -48,7 +56,19 @@ class ObjectiveConfig(Section):
     def _check(self) -> "ObjectiveConfig":
         if not all(0.0 <= m <= 1.0 for m in self.ema_momentum):
             raise ValueError(f"ema_momentum values must lie in [0, 1], got {self.ema_momentum}")
+        if self.domain_weight < 0:
+            raise ValueError(f"domain_weight must be non-negative, got {self.domain_weight}")
         return self
+
+    @property
+    def latent(self) -> bool:
+        """Whether latent (embedding) targets are regressed."""
+        return self.target != "domain"
+
+    @property
+    def domain(self) -> bool:
+        """Whether the domain's target function is regressed."""
+        return self.target != "latent"
 
 
 class OptimConfig(Section):

@@ -1,4 +1,10 @@
-"""MLflow tracking: an embedded sqlite store in the run folder unless ``MLFLOW_TRACKING_URI`` is set."""
+"""MLflow tracking: an embedded sqlite store in the run folder unless ``MLFLOW_TRACKING_URI`` is set.
+
+MLflow stores the URI a logger uses in ``MLFLOW_TRACKING_URI`` of this process.
+A value that one of our own run-folder stores put there is not the user's
+choice, so the next run in the same process (e.g. a benchmark running several
+trainings) still gets its own store.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +15,17 @@ from typing import Any
 
 from lightning.pytorch.loggers import MLFlowLogger
 
+_RUN_FOLDER_URIS: set[str] = set()
+
 
 def tracking_uri(out: Path) -> str:
-    """``$MLFLOW_TRACKING_URI`` if set, else ``sqlite:///<out>/mlflow.db``."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{out.resolve() / 'mlflow.db'}"
+    """``$MLFLOW_TRACKING_URI`` if the user set it, else ``sqlite:///<out>/mlflow.db``."""
+    chosen = os.environ.get("MLFLOW_TRACKING_URI")
+    if chosen and chosen not in _RUN_FOLDER_URIS:
+        return chosen
+    local = f"sqlite:///{out.resolve() / 'mlflow.db'}"
+    _RUN_FOLDER_URIS.add(local)
+    return local
 
 
 def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -31,7 +44,7 @@ def make_logger(out: Path, experiment: str, run_id: str | None = None) -> MLFlow
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # read when mlflow is first imported
     logging.getLogger("alembic").setLevel(logging.WARNING)
     uri = tracking_uri(out)
-    local = uri.startswith("sqlite:")
+    local = uri in _RUN_FOLDER_URIS
     return MLFlowLogger(
         experiment_name=experiment,
         run_name=out.name,

@@ -93,7 +93,7 @@ class ECGDomain(DomainPlugin):
         }
 
     def demo_root(self, cache_dir: Path, data: ECGDataConfig) -> Path:
-        return cache_dir / "ecg" / f"ptbxl-demo-v3-{data.demo_records}rec-{data.sampling_rate}hz"
+        return cache_dir / "ecg" / f"ptbxl-demo-v4-{data.demo_records}rec-{data.sampling_rate}hz"
 
     def data_root(self, data: ECGDataConfig, cache_dir: Path) -> Path:
         """The records ``data`` points at: ``data.path``, or the demo set in ``cache_dir``."""

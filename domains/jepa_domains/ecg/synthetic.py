@@ -6,8 +6,11 @@ dipole direction. Lead voltages are projections of the dipole on lead vectors
 (Einthoven and Goldberger relations hold exactly), so morphology differs by
 lead as on a real ECG. Classes differ in rhythm (sinus, atrial fibrillation,
 brady/tachycardia) and morphology (left bundle-branch block, anterior
-infarction with ST elevation). Heart rate variability, heart-axis rotation,
-baseline wander and noise vary per record.
+infarction with ST elevation). Heart rate variability, heart-axis rotation
+and amplitude vary per record, and so do the artifacts PTB-XL annotates
+(baseline drift, static noise, muscle-noise bursts, electrode motion): from
+clean to noisy records, so that telling classes apart takes the waveform's
+structure, not its energy.
 """
 
 from __future__ import annotations
@@ -100,10 +103,10 @@ def _anterior_mi_beat() -> list[Wave]:
 
 
 CLASSES: dict[str, ECGClass] = {
-    "NORM": ECGClass({"NORM": 100.0, "SR": 0.0}, (60, 95), NORMAL_BEAT),
+    "NORM": ECGClass({"NORM": 100.0, "SR": 0.0}, (58, 98), NORMAL_BEAT),
     "AFIB": ECGClass({"AFIB": 0.0}, (70, 130), NORMAL_BEAT[1:], irregular=True),
-    "SBRAD": ECGClass({"NORM": 100.0, "SBRAD": 0.0}, (38, 55), NORMAL_BEAT),
-    "STACH": ECGClass({"NORM": 100.0, "STACH": 0.0}, (105, 150), NORMAL_BEAT),
+    "SBRAD": ECGClass({"NORM": 100.0, "SBRAD": 0.0}, (40, 58), NORMAL_BEAT),
+    "STACH": ECGClass({"NORM": 100.0, "STACH": 0.0}, (102, 150), NORMAL_BEAT),
     # The discordant T of the block is inverted in the lateral leads: the form statement INVT.
     "CLBBB": ECGClass({"CLBBB": 100.0, "INVT": 0.0, "SR": 0.0}, (60, 95), _lbbb_beat()),
     "AMI": ECGClass({"AMI": 100.0, "STE_": 0.0, "SR": 0.0}, (60, 100), _anterior_mi_beat()),
@@ -150,8 +153,8 @@ def beat_times(rng: np.random.Generator, kind: ECGClass, seconds: float) -> np.n
     return np.cumsum(rr) - rng.uniform(0, rr[0]) - rr[0] + 0.1
 
 
-def synthesize(rng: np.random.Generator, kind: ECGClass, seconds: float, rate: int) -> np.ndarray:
-    """One ``12 × T`` record in mV."""
+def synthesize(rng: np.random.Generator, kind: ECGClass, seconds: float, rate: int, noisy: bool = True) -> np.ndarray:
+    """One ``12 × T`` record in mV; ``noisy=False`` leaves out the electrode artifacts."""
     t = np.arange(int(seconds * rate)) / rate
     peaks = beat_times(rng, kind, seconds)
     rr = np.diff(peaks, prepend=peaks[0] - np.median(np.diff(peaks)))
@@ -171,16 +174,34 @@ def synthesize(rng: np.random.Generator, kind: ECGClass, seconds: float, rate: i
         f_wave = (rng.uniform(0.02, 0.05, 3)[:, None] * np.sin(2 * np.pi * freqs[:, None] * t + phases[:, None])).sum(0)
         dipole += _unit(-0.3, 0.4, 0.85)[:, None] * f_wave
     leads = (lead_vectors() @ _rotation(rng, 15.0)) @ dipole * rng.uniform(0.7, 1.3)
-    # Baseline wander and noise arise at the 9 electrodes (RA, LA, LL, V1-V6), not per lead, so the
-    # leads derived from them keep Einthoven's and Goldberger's relations (III = II - I, ...).
-    mixing = electrode_leads()
-    electrodes = mixing.shape[1]
-    wander_freq = rng.uniform(0.05, 0.5, (electrodes, 2))
-    wander_amp = rng.uniform(0.02, 0.15, (electrodes, 2)) / np.sqrt(2)
-    wander_phase = rng.uniform(0, 2 * np.pi, (electrodes, 2))
-    wander = (wander_amp[..., None] * np.sin(2 * np.pi * wander_freq[..., None] * t + wander_phase[..., None])).sum(1)
-    noise = rng.normal(0, rng.uniform(0.005, 0.02) / np.sqrt(2), (electrodes, len(t)))
-    return (leads + mixing @ (wander + noise)).astype(np.float64)
+    return leads + electrode_leads() @ artifacts(rng, len(t), rate) if noisy else leads
+
+
+def artifacts(rng: np.random.Generator, samples: int, rate: int) -> np.ndarray:
+    """``9 × T`` electrode artifacts (RA, LA, LL, V1-V6) in mV, as PTB-XL annotates them.
+
+    Baseline wander (respiration, 0.05-0.5 Hz), static noise of a record-specific
+    level spanning clean to noisy records, bursts of muscle noise, and electrode
+    motion: baseline steps that decay over about a second. They arise at the
+    electrodes, not per lead, so the derived leads keep Einthoven's and
+    Goldberger's relations (III = II - I, ...).
+    """
+    electrodes, t = electrode_leads().shape[1], np.arange(samples) / rate
+    freq = rng.uniform(0.05, 0.5, (electrodes, 2))
+    amp = rng.uniform(0.02, 0.3, (electrodes, 2)) / np.sqrt(2)
+    phase = rng.uniform(0, 2 * np.pi, (electrodes, 2))
+    signal = (amp[..., None] * np.sin(2 * np.pi * freq[..., None] * t + phase[..., None])).sum(1)
+    signal += rng.normal(0, np.exp(rng.uniform(np.log(0.005), np.log(0.08))), (electrodes, samples))
+    for _ in range(rng.poisson(1.0)):  # muscle noise bursts, on a few electrodes
+        start, length = rng.integers(0, samples), int(rng.uniform(0.3, 2.0) * rate)
+        where = rng.random(electrodes) < 0.4
+        burst = rng.normal(0, rng.uniform(0.05, 0.25), (electrodes, min(length, samples - start)))
+        signal[where, start : start + length] += burst[where]
+    for _ in range(rng.poisson(0.7)):  # electrode motion: a step that decays
+        electrode, start = rng.integers(0, electrodes), rng.integers(0, samples)
+        decay = np.exp(-(t[start:] - t[start]) / rng.uniform(0.3, 1.5))
+        signal[electrode, start:] += rng.uniform(-0.8, 0.8) * decay
+    return signal
 
 
 def write_demo(root: Path, records: int, rate: int, seconds: float = 10.0, seed: int = 0) -> Path:

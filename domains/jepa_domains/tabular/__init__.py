@@ -8,7 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from jepa_platform.plugin import DataConfig, DatasetSplits, DomainPlugin, DownstreamTask, TaskConfig, cache_dir
+from jepa_platform.plugin import (
+    BaselineData, DataConfig, DatasetSplits, DomainPlugin, DownstreamTask, TaskConfig, cache_dir,
+)
 
 from .config import TabularDataConfig, TabularTaskConfig
 
@@ -33,11 +35,15 @@ class TabularDomain(DomainPlugin):
         }
 
     def demo_recipe(self) -> dict[str, Any]:
-        # A few minutes on 2 CPU cores for the demo tables.
+        # A few minutes on 2 CPU cores for the demo tables; they hold one to a few batches an epoch,
+        # so validation runs every 100 steps rather than every epoch.
         return {
             "model": {"depth": 4, "predictor_depth": 2},
             "optim": {"lr": 1e-3, "start_lr": 1e-4, "warmup_fraction": 0.05},
-            "trainer": {"max_steps": 300, "batch_size": 64, "num_workers": 0, "checkpoint_every_n_steps": 100},
+            "trainer": {
+                "max_steps": 300, "batch_size": 64, "num_workers": 0, "checkpoint_every_n_steps": 100,
+                "val_every_n_steps": 100,
+            },
             "data": {"target": "target"},
         }
 
@@ -74,11 +80,18 @@ class TabularDomain(DomainPlugin):
         return load_splits(self.data_root(data, cache_dir), data)
 
     def downstream_task(self, task: TaskConfig, data: DataConfig, cache_dir: Path) -> DownstreamTask:
-        """Classify ``data.target`` on the pretraining split's train / val / test rows."""
+        """Classify or regress ``data.target`` on the pretraining split's train / val / test rows."""
         from .dataset import build_task
 
         assert isinstance(task, TabularTaskConfig) and isinstance(data, TabularDataConfig)
         return build_task(self.data_root(data, cache_dir), data, task)
+
+    def baseline_data(self, task: TaskConfig, data: DataConfig, cache_dir: Path) -> BaselineData:
+        """The raw columns of :meth:`downstream_task`'s rows, for gradient-boosted trees."""
+        from .dataset import baseline_data
+
+        assert isinstance(data, TabularDataConfig)
+        return baseline_data(self.data_root(data, cache_dir), data)
 
 
 plugin = TabularDomain()

@@ -24,13 +24,11 @@ class FeatureEncoding(Section):
 
 
 class TargetEncoding(Section):
-    """The target column: class names (classification) or mean and std (regression)."""
+    """The target column: its task type, and its class names (classification)."""
 
     name: str
     task_type: Literal["classification", "regression"]
     classes: list[str] = []
-    mean: float = 0.0
-    std: float = 1.0
 
 
 class TableEncoding(Section):
@@ -79,7 +77,11 @@ class TabularDataConfig(DataConfig):
 
 
 class TabularTaskConfig(TaskConfig):
-    """Predict ``data.target`` (classification); ``name`` only names the results."""
+    """Predict ``data.target``; ``name`` only names the results.
+
+    ``metric`` selects the model (early stopping) and is the reported result;
+    ``None``: accuracy for a classification target, RMSE for a regression target.
+    """
 
     name: str = "target"
-    metric: Literal["accuracy", "balanced_accuracy", "macro_auc"] = "accuracy"
+    metric: Literal["accuracy", "balanced_accuracy", "macro_f1", "macro_auc", "rmse", "mae", "r2"] | None = None

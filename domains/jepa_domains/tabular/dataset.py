@@ -9,7 +9,7 @@ import torch
 from torch.utils.data import Dataset
 
 from jepa_platform.errors import JepaError
-from jepa_platform.plugin import DatasetSplits, DownstreamTask, LabelSpec
+from jepa_platform.plugin import BaselineData, DatasetSplits, DownstreamTask, LabelSpec
 
 from .config import TabularDataConfig, TabularTaskConfig
 from .encoding import Columns, EncodedTable, encode, fit_encoding, split_columns, split_rows
@@ -52,9 +52,12 @@ def fitted(root: Path, data: TabularDataConfig) -> tuple[Columns, dict[str, np.n
 
 
 def label_spec(data: TabularDataConfig) -> LabelSpec | None:
+    """Classes or the regression target of ``data.encoding``; ``None`` without a target."""
     target = data.encoding.target if data.encoding is not None else None
-    if target is None or target.task_type != "classification":
+    if target is None:
         return None
+    if target.task_type == "regression":
+        return LabelSpec((target.name,), multilabel=False, regression=True)
     return LabelSpec(tuple(target.classes), multilabel=False)
 
 
@@ -63,6 +66,8 @@ def load_splits(root: Path, data: TabularDataConfig) -> DatasetSplits:
     columns, splits, resolved = fitted(root, data)
     data.encoding = resolved.encoding  # the recipe carries the fitted encoding into config.yaml and the checkpoint
     labels = label_spec(resolved)
+    if labels is not None and labels.regression:
+        labels = None  # the online probe of pretraining classifies
     table = encode(columns, resolved.encoding)
     return DatasetSplits(
         train=TableDataset(table, splits["train"], labels is not None),
@@ -71,20 +76,44 @@ def load_splits(root: Path, data: TabularDataConfig) -> DatasetSplits:
     )
 
 
-def build_task(root: Path, data: TabularDataConfig, task: TabularTaskConfig) -> DownstreamTask:
-    """Classify ``data.target`` on the same train / val / test rows as pretraining."""
+def task_table(root: Path, data: TabularDataConfig) -> tuple[Columns, dict[str, np.ndarray], TabularDataConfig]:
+    """The table, its rows of each split (none empty) and ``data`` with its encoding, for a downstream task."""
     if data.target is None:
         raise JepaError(f"{root}: a downstream task needs a target column: set data.target (--data.target COLUMN)")
     columns, splits, resolved = fitted(root, data)
-    labels = label_spec(resolved)
-    if labels is None:
-        raise JepaError(
-            f"{root}: target column '{data.target}' is a regression target; probe and finetune support "
-            "classification only (data.task_type: classification treats its values as classes)"
-        )
-    table = encode(columns, resolved.encoding)
     for split in ("val", "test"):
         if len(splits[split]) == 0:
             raise JepaError(f"{root}: the {split} split is empty; raise data.{split}_fraction")
+    return columns, splits, resolved
+
+
+def build_task(root: Path, data: TabularDataConfig, task: TabularTaskConfig) -> DownstreamTask:
+    """Predict ``data.target`` (classes or values) on the same train / val / test rows as pretraining."""
+    columns, splits, resolved = task_table(root, data)
+    labels = label_spec(resolved)
+    if labels is None:
+        raise JepaError(f"{root}: data.encoding was fitted without a target; it cannot encode '{data.target}'")
+    metric = task.metric or ("rmse" if labels.regression else "accuracy")
+    table = encode(columns, resolved.encoding)
     sets = {split: TableDataset(table, index, True) for split, index in splits.items()}
-    return DownstreamTask(task.name, labels, task.metric, resolved, sets["train"], sets["val"], sets["test"])
+    name = f"{task.name} ({root.stem})"  # the table names the results
+    return DownstreamTask(name, labels, metric, resolved, sets["train"], sets["val"], sets["test"])
+
+
+def baseline_data(root: Path, data: TabularDataConfig) -> BaselineData:
+    """The task's rows as raw numbers and category indices (NaN where missing), split as in :func:`build_task`."""
+    columns, splits, resolved = task_table(root, data)
+    encoding = resolved.encoding
+    table = encode(columns, encoding)
+    numeric = columns.features[[f.name for f in encoding.numeric]].to_numpy(np.float64)
+    codes = table.categorical.astype(np.float64)
+    codes[table.missing[:, len(encoding.numeric):]] = np.nan
+    features = np.concatenate([numeric, codes], axis=1)
+    categorical = np.arange(features.shape[1]) >= numeric.shape[1]
+    if table.label is None:
+        raise JepaError(f"{root}: data.encoding was fitted without a target; it cannot encode '{data.target}'")
+    return BaselineData(
+        features={split: features[index] for split, index in splits.items()},
+        labels={split: table.label[index] for split, index in splits.items()},
+        categorical=categorical,
+    )

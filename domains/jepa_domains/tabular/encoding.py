@@ -90,7 +90,7 @@ def split_columns(frame: pd.DataFrame, data: TabularDataConfig, source: str) -> 
 
 
 def fit_target(target: pd.Series, data: TabularDataConfig, train: np.ndarray, source: str) -> TargetEncoding:
-    """Classes (from all labelled rows) or mean and std (training rows) of the target."""
+    """The target's task type, and its classes (from all labelled rows) for classification."""
     name = str(data.target)
     task_type = data.task_type
     numeric = pd.api.types.is_numeric_dtype(target) and not pd.api.types.is_bool_dtype(target)
@@ -101,8 +101,9 @@ def fit_target(target: pd.Series, data: TabularDataConfig, train: np.ndarray, so
     if task_type == "regression":
         if not numeric:
             raise JepaError(f"{source}: target column '{name}' is not numeric; it cannot be a regression target")
-        values = target.to_numpy(float)[train]
-        return TargetEncoding(name=name, task_type="regression", mean=float(values.mean()), std=_std(values))
+        if not np.isfinite(target.to_numpy(float)).all():
+            raise JepaError(f"{source}: target column '{name}' holds infinite values")
+        return TargetEncoding(name=name, task_type="regression")
     classes = sorted(as_text(target).unique().tolist(), key=_natural)
     if len(classes) < 2:
         raise JepaError(f"{source}: target column '{name}' has a single class ({classes[0]!r}); nothing to predict")
@@ -181,10 +182,10 @@ def encode(columns: Columns, encoding: TableEncoding) -> EncodedTable:
 
 
 def encode_target(columns: Columns, target: TargetEncoding) -> np.ndarray:
-    """Class indices (int64) or standardized values (float32)."""
+    """Class indices (int64) or values in the target's units (float32)."""
     assert columns.target is not None
     if target.task_type == "regression":
-        return ((columns.target.to_numpy(float) - target.mean) / target.std).astype(np.float32)
+        return columns.target.to_numpy(np.float32)
     codes = pd.Categorical(as_text(columns.target), categories=target.classes).codes
     if (codes < 0).any():
         unseen = as_text(columns.target)[codes < 0].iloc[0]

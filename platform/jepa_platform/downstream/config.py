@@ -77,6 +77,26 @@ class FinetuneConfig(ProbeConfig):
         return self
 
 
+class BaselineConfig(Section):
+    """scikit-learn's HistGradientBoosting on the raw columns (``jepa-platform baseline``): it fits
+    the training split and stops adding trees when the validation loss stalls for ``patience`` trees."""
+
+    learning_rate: float = 0.1
+    max_iter: int = 1000
+    max_leaf_nodes: int = 31
+    min_samples_leaf: int = 20
+    l2_regularization: float = 0.0
+    patience: int = 20
+
+    @model_validator(mode="after")
+    def _check(self) -> "BaselineConfig":
+        if self.learning_rate <= 0 or self.l2_regularization < 0:
+            raise ValueError("learning_rate must be positive and l2_regularization non-negative")
+        if min(self.max_iter, self.min_samples_leaf, self.patience) < 1 or self.max_leaf_nodes < 2:
+            raise ValueError("need max_iter, min_samples_leaf, patience >= 1 and max_leaf_nodes >= 2")
+        return self
+
+
 class DownstreamTrainerConfig(Section):
     """Loader and Lightning trainer settings (one device)."""
 
@@ -102,6 +122,7 @@ class DownstreamRecipe(Section):
     task: TaskConfig
     probe: ProbeConfig = ProbeConfig()
     finetune: FinetuneConfig = FinetuneConfig()
+    baseline: BaselineConfig = BaselineConfig()
     trainer: DownstreamTrainerConfig = DownstreamTrainerConfig()
     model: ModelConfig = ModelConfig()
     data: DataConfig = DataConfig()

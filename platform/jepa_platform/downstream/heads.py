@@ -1,4 +1,4 @@
-"""Heads on encoder tokens: linear on the mean of the valid tokens, or attentive pooling.
+"""Heads on encoder tokens: linear or MLP on the mean of the valid tokens, or attentive pooling.
 
 The attentive head is V-JEPA's attentive probe: one learned query
 cross-attends to the tokens, a block with an MLP of ratio 4 refines it, and
@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from timm.layers import Mlp, trunc_normal_
 from torch import nn
 
-HeadKind = Literal["linear", "attentive"]
+HeadKind = Literal["linear", "mlp", "attentive"]
 
 
 def masked_mean(tokens: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
@@ -38,6 +38,29 @@ class LinearHead(nn.Module):
 
     def forward(self, tokens: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
         return self.linear(self.norm(masked_mean(tokens, valid)))
+
+
+class MLPHead(nn.Module):
+    """Mean-pooled valid tokens, standardized as in :class:`LinearHead`, then an MLP with one GELU hidden layer.
+
+    Args:
+        dim: Token width.
+        outputs: Number of logits.
+        mlp_ratio: Hidden width over ``dim``.
+        dropout: Dropout after the hidden layer.
+    """
+
+    def __init__(self, dim: int, outputs: int, mlp_ratio: float = 4.0, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.norm = nn.BatchNorm1d(dim, affine=False)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio), outputs, drop=dropout)
+        for module in self.mlp.modules():
+            if isinstance(module, nn.Linear):
+                trunc_normal_(module.weight, std=0.02)
+                nn.init.zeros_(module.bias)
+
+    def forward(self, tokens: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
+        return self.mlp(self.norm(masked_mean(tokens, valid)))
 
 
 class AttentiveHead(nn.Module):
@@ -83,7 +106,9 @@ class AttentiveHead(nn.Module):
 
 
 def build_head(kind: HeadKind, dim: int, outputs: int, num_heads: int) -> nn.Module:
-    """A ``linear`` or ``attentive`` head mapping ``B × N × dim`` tokens to ``B × outputs`` logits."""
+    """A ``linear``, ``mlp`` or ``attentive`` head mapping ``B × N × dim`` tokens to ``B × outputs`` logits."""
     if kind == "linear":
         return LinearHead(dim, outputs)
+    if kind == "mlp":
+        return MLPHead(dim, outputs)
     return AttentiveHead(dim, outputs, num_heads)

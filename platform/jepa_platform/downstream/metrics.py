@@ -1,18 +1,29 @@
-"""Evaluation: logits averaged over the views of each example, then macro AUC or accuracy.
+"""Evaluation: predictions averaged over the views of each example, then the task's metrics.
 
-Macro AUC is the mean one-vs-rest ROC AUC over the classes that have both
-positive and negative examples in the evaluated set (a class without either has
-no AUC; it is reported as ``None`` and left out of the mean).
+Classification: macro AUC is the mean one-vs-rest ROC AUC over the classes that
+have both positive and negative examples in the evaluated set (a class without
+either has no AUC; it is reported as ``None`` and left out of the mean).
+Single-label tasks add accuracy, balanced accuracy and macro F1 (the mean F1 of
+the classes that are true or predicted at least once). Regression: RMSE, MAE
+and R² in the targets' own units, averaged over the targets.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torchmetrics.functional.classification import binary_auroc
 
 from ..plugin import LabelSpec
+
+LOWER_IS_BETTER = frozenset({"rmse", "mae"})
+
+
+def direction(metric: str) -> Literal["min", "max"]:
+    """``min`` for errors (RMSE, MAE), ``max`` for scores: how early stopping and model selection compare."""
+    return "min" if metric in LOWER_IS_BETTER else "max"
 
 
 def average_by_group(
@@ -39,9 +50,10 @@ class Evaluation:
     """Metrics of one evaluated set.
 
     Args:
-        metrics: ``macro_auc``, and for single-label tasks ``accuracy`` and ``balanced_accuracy``.
-        per_class: One-vs-rest ROC AUC per class (``None`` without positives or negatives).
-        positives: Examples of each class.
+        metrics: Classification: ``macro_auc``, and for single-label tasks ``accuracy``,
+            ``balanced_accuracy`` and ``macro_f1``. Regression: ``rmse``, ``mae`` and ``r2``.
+        per_class: One-vs-rest ROC AUC per class (``None`` without positives or negatives); empty for regression.
+        positives: Examples of each class; empty for regression.
         examples: Evaluated examples (groups).
     """
 
@@ -51,8 +63,23 @@ class Evaluation:
     examples: int
 
 
+def regression_metrics(predictions: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
+    """RMSE, MAE and R² of ``E × T`` predictions (each averaged over the ``T`` targets); R² is NaN for a constant target."""
+    predictions, targets = predictions.double(), targets.double().reshape(predictions.shape)
+    errors = predictions - targets
+    spread = (targets - targets.mean(dim=0)).square().sum(dim=0)
+    r2 = 1 - errors.square().sum(dim=0) / spread
+    return {
+        "rmse": float(errors.square().mean(dim=0).sqrt().mean()),
+        "mae": float(errors.abs().mean()),
+        "r2": float(torch.where(spread > 0, r2, torch.nan).mean()),
+    }
+
+
 def evaluate(logits: torch.Tensor, targets: torch.Tensor, labels: LabelSpec) -> Evaluation:
-    """Metrics of per-example ``logits`` against ``targets`` (multi-hot, or class indices)."""
+    """Metrics of per-example ``logits`` (predictions, for regression) against ``targets``."""
+    if labels.regression:
+        return Evaluation(regression_metrics(logits, targets), {}, {}, examples=len(logits))
     if labels.multilabel:
         scores, onehot = logits.sigmoid(), targets.float()
     else:
@@ -72,6 +99,9 @@ def evaluate(logits: torch.Tensor, targets: torch.Tensor, labels: LabelSpec) -> 
         hits = (onehot * torch.nn.functional.one_hot(predicted, len(labels.names))).sum(dim=0)
         recall = hits[present] / positives[present]
         metrics["balanced_accuracy"] = float(recall.mean())
+        guessed = torch.bincount(predicted, minlength=len(labels.names)).float()
+        seen = present | (guessed > 0)
+        metrics["macro_f1"] = float((2 * hits[seen] / (positives[seen] + guessed[seen])).mean())
     return Evaluation(
         metrics=metrics,
         per_class=per_class,

@@ -1,4 +1,9 @@
-"""The downstream LightningModule: an encoder (frozen for a probe) and a head on a labelled task."""
+"""The downstream LightningModule: an encoder (frozen for a probe) and a head on a labelled task.
+
+Regression heads learn standardized targets (mean and std of the training
+split, kept as buffers in the checkpoint); their predictions are mapped back to
+the targets' units before evaluation.
+"""
 
 from __future__ import annotations
 
@@ -59,15 +64,24 @@ class DownstreamModule(L.LightningModule):
         task: The labelled task (its datasets are not kept).
         recipe: The resolved downstream recipe.
         mode: ``probe`` (frozen encoder, in eval mode) or ``finetune``.
+        target_scale: Regression: mean and std of each target over the training split.
     """
 
-    def __init__(self, encoder: Encoder, head: nn.Module, task: DownstreamTask, recipe: DownstreamRecipe, mode: Mode):
+    def __init__(
+        self, encoder: Encoder, head: nn.Module, task: DownstreamTask, recipe: DownstreamRecipe, mode: Mode,
+        target_scale: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ):
         super().__init__()
+        if task.labels.regression and target_scale is None:
+            raise ValueError("a regression task needs the target_scale of its training split")
         self.save_hyperparameters(
             {"recipe": recipe.to_dict(), "mode": mode, "task": task.name, "classes": list(task.labels.names),
-             "multilabel": task.labels.multilabel, "metric": task.metric},
+             "multilabel": task.labels.multilabel, "regression": task.labels.regression, "metric": task.metric},
             logger=False,
         )
+        if target_scale is not None:
+            self.register_buffer("target_mean", target_scale[0].float())
+            self.register_buffer("target_std", target_scale[1].float())
         self.encoder, self.head = encoder, head
         self.labels, self.metric, self.mode = task.labels, task.metric, mode
         self.stage = recipe.stage(mode)
@@ -91,7 +105,13 @@ class DownstreamModule(L.LightningModule):
             tokens = self.encoder.encode(embedded.tokens, valid=valid)
         return self.head(tokens, valid)
 
+    def standardized(self, targets: torch.Tensor) -> torch.Tensor:
+        """Regression targets ``B`` or ``B × T`` as ``B × T`` in training-split standard units."""
+        return (targets.reshape(len(targets), -1).float() - self.target_mean) / self.target_std
+
     def loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        if self.labels.regression:
+            return F.mse_loss(logits.float(), self.standardized(targets))
         if self.labels.multilabel:
             return F.binary_cross_entropy_with_logits(logits.float(), targets.float())
         return F.cross_entropy(logits.float(), targets.long())
@@ -103,16 +123,21 @@ class DownstreamModule(L.LightningModule):
 
     # ------------------------------------------------------------ evaluation
     def _collect(self, batch: dict[str, Any]) -> None:
-        self._outputs.append((self(batch).float().cpu(), batch["label"].cpu(), batch["group"].cpu()))
+        outputs, targets = self(batch).float(), batch["label"]
+        if self.labels.regression:  # predictions and targets in the targets' units, B × T
+            outputs = outputs * self.target_std + self.target_mean
+            targets = targets.reshape(len(targets), -1).float()
+        self._outputs.append((outputs.cpu(), targets.cpu(), batch["group"].cpu()))
 
     def _evaluate(self, stage: str) -> Evaluation:
         logits, targets, groups = (torch.cat(parts) for parts in zip(*self._outputs))
         self._outputs = []
         evaluation = evaluate(*average_by_group(logits, targets, groups), self.labels)
         if evaluation.metrics[self.metric] != evaluation.metrics[self.metric]:  # NaN
-            raise JepaError(
-                f"{stage} set: no class has both positive and negative examples, so {self.metric} is undefined"
+            reason = "the target is constant" if self.labels.regression else (
+                "no class has both positive and negative examples"
             )
+            raise JepaError(f"{stage} set: {reason}, so {self.metric} is undefined")
         self.evaluations[stage] = evaluation
         for name, value in evaluation.metrics.items():
             self.log(f"{stage}/{name}", value, prog_bar=name == self.metric)

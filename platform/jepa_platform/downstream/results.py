@@ -1,4 +1,10 @@
-"""Run results: ``results.json``, a one-line markdown row, per-class AUCs, and the comparison table."""
+"""Run results: ``results.json``, a one-line markdown row, per-class AUCs, and the comparison table.
+
+A run's ``results.json`` holds its test metrics (``test``); a baseline run
+fitted with several seeds also holds each seed's (``per_seed``). The report
+pools the runs of one (task, method, init) and shows each metric's mean ± std
+(population std over the pooled seeds).
+"""
 
 from __future__ import annotations
 
@@ -8,14 +14,18 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..errors import JepaError
 from .metrics import Evaluation
 
 RESULTS_FILE = "results.json"
 ROW_FILE = "result.md"
 PER_CLASS_FILE = "per_class.csv"
-HEADER = "| task | method | init | metric | value |"
-RULE = "|---|---|---|---|---:|"
+COLUMNS = {
+    "macro_auc": "macro AUC", "accuracy": "accuracy", "balanced_accuracy": "balanced accuracy",
+    "macro_f1": "macro F1", "rmse": "RMSE", "mae": "MAE", "r2": "R²",
+}
 
 
 def method_name(mode: str, head: str) -> str:
@@ -43,7 +53,7 @@ def read_results(run: Path) -> dict[str, Any]:
     """The ``results.json`` of a run folder."""
     path = run / RESULTS_FILE
     if not path.is_file():
-        raise JepaError(f"{run} holds no {RESULTS_FILE} (not a finished probe or finetune run)")
+        raise JepaError(f"{run} holds no {RESULTS_FILE} (not a finished probe, finetune or baseline run)")
     try:
         results = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
@@ -54,10 +64,42 @@ def read_results(run: Path) -> dict[str, Any]:
     return results
 
 
+def shown_metrics(results: dict[str, Any]) -> list[str]:
+    """The run's selection metric and its companions: accuracy and macro F1 for single-label classes, RMSE and R²."""
+    companions = ("rmse", "r2") if results.get("regression") else ("accuracy", "macro_f1")
+    test = results.get("test", {})
+    return [name for name in COLUMNS if name == results["metric"] or (name in companions and name in test)]
+
+
+def seed_metrics(results: dict[str, Any]) -> list[dict[str, float]]:
+    """The test metrics of each seed a run holds (one, unless it is a multi-seed baseline)."""
+    if "per_seed" in results:
+        return [entry["test"] for entry in results["per_seed"]]
+    return [results.get("test", {results["metric"]: results["value"]})]
+
+
+def cell(values: list[float]) -> str:
+    """``0.9123`` for one value, ``0.9123 ± 0.0101`` for several; empty for none."""
+    if not values:
+        return ""
+    return f"{values[0]:.4f}" if len(values) == 1 else f"{np.mean(values):.4f} ± {np.std(values):.4f}"
+
+
 def report_table(runs: list[Path]) -> str:
-    """A markdown table of the runs' results, sorted by task, method and init, with each run's folder."""
-    rows = [(read_results(run), run) for run in runs]
-    rows.sort(key=lambda row: (row[0]["task"], row[0]["method"], row[0]["init"]))
-    lines = [f"{HEADER} run |", f"{RULE}---|"]
-    lines += [f"{markdown_row(results)} {run} |" for results, run in rows]
+    """A markdown table: one row per (task, method, init), each metric's mean ± std over its runs' seeds."""
+    groups: dict[tuple[str, str, str], list[tuple[dict[str, Any], Path]]] = {}
+    for run in runs:
+        results = read_results(run)
+        groups.setdefault((results["task"], results["method"], results["init"]), []).append((results, run))
+    shown = {name for members in groups.values() for results, _ in members for name in shown_metrics(results)}
+    columns = [name for name in COLUMNS if name in shown]
+    lines = [
+        "| task | method | init | seeds | " + " | ".join(COLUMNS[name] for name in columns) + " | runs |",
+        "|---|---|---|---:|" + "---:|" * len(columns) + "---|",
+    ]
+    for (task, method, init), members in sorted(groups.items()):
+        seeds = [metrics for results, _ in members for metrics in seed_metrics(results)]
+        cells = [cell([m[name] for m in seeds if name in m]) for name in columns]
+        folders = ", ".join(str(run) for _, run in members)
+        lines.append(f"| {task} | {method} | {init} | {len(seeds)} | " + " | ".join(cells) + f" | {folders} |")
     return "\n".join(lines) + "\n"

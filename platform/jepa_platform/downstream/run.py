@@ -1,8 +1,8 @@
 """``probe`` and ``finetune``: train on a domain's labelled task, keep the best validation epoch, test it.
 
 The run folder holds ``config.yaml`` (the resolved recipe), ``checkpoints/best.ckpt``,
-``results.json``, ``result.md`` (one markdown row), ``per_class.csv`` and the
-MLflow store. The data is read and checked before anything is written.
+``results.json``, ``result.md`` (one markdown row), ``per_class.csv`` (classification)
+and the MLflow store. The data is read and checked before anything is written.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from ..tracking import flatten, make_logger
 from ..train import CONFIG_FILE, cache_dir, quiet_library_chatter
 from .config import DownstreamRecipe, FinetuneConfig, Mode
 from .heads import build_head
+from .metrics import LOWER_IS_BETTER, direction
 from .model import DownstreamModule
 from .results import PER_CLASS_FILE, RESULTS_FILE, ROW_FILE, markdown_row, method_name, per_class_csv
 
@@ -54,6 +55,28 @@ def load_probe_head(head: torch.nn.Module, run: Path, task: DownstreamTask, kind
     head.load_state_dict({key.removeprefix("head."): value for key, value in weights.items() if key.startswith("head.")})
 
 
+def check_metric(task: DownstreamTask) -> None:
+    """The task's metric must fit its kind: errors and R² for regression, scores of classes otherwise."""
+    regression_metric = task.metric in LOWER_IS_BETTER or task.metric == "r2"
+    if regression_metric != task.labels.regression:
+        kind = "regression" if task.labels.regression else "classification"
+        raise JepaError(f"task '{task.name}' is a {kind} task; its metric cannot be {task.metric} (task.metric)")
+    if task.labels.multilabel and task.metric != "macro_auc":
+        raise JepaError(f"task '{task.name}' is multi-label; its metric must be macro_auc, not {task.metric}")
+
+
+def target_scale(dataset: Dataset, batch_size: int, num_workers: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and std (constant targets: 1) of each regression target over ``dataset``, read in batches."""
+    targets = torch.cat([
+        batch["label"].reshape(len(batch["label"]), -1).double()
+        for batch in DataLoader(dataset, batch_size=max(batch_size, 256), num_workers=num_workers)
+    ])
+    if not torch.isfinite(targets).all():
+        raise JepaError("the training split holds regression targets that are NaN or infinite")
+    std = targets.std(dim=0, unbiased=False)
+    return targets.mean(dim=0), torch.where(std > 1e-12, std, torch.ones_like(std))
+
+
 def loader(dataset: Dataset, batch_size: int, num_workers: int, train: bool, seed: int) -> DataLoader:
     size = min(batch_size, len(dataset)) if train else batch_size
     return DataLoader(
@@ -80,6 +103,9 @@ def run_downstream(recipe: DownstreamRecipe, mode: Mode, pretrained: Pretrained 
     for split in ("train", "val", "test"):
         if len(getattr(task, split)) == 0:
             raise JepaError(f"task '{task.name}': the {split} set is empty")
+    check_metric(task)
+    cfg = recipe.trainer
+    scale = target_scale(task.train, cfg.batch_size, cfg.num_workers) if task.labels.regression else None
 
     model = recipe.model
     if isinstance(stage, FinetuneConfig):
@@ -90,8 +116,7 @@ def run_downstream(recipe: DownstreamRecipe, mode: Mode, pretrained: Pretrained 
     head = build_head(stage.head, model.embed_dim, len(task.labels.names), model.num_heads)
     if isinstance(stage, FinetuneConfig) and stage.head_from:
         load_probe_head(head, Path(stage.head_from), task, stage.head)
-    module = DownstreamModule(encoder, head, task, recipe, mode)
-    cfg = recipe.trainer
+    module = DownstreamModule(encoder, head, task, recipe, mode, scale)
     loaders = {
         split: loader(getattr(task, split), cfg.batch_size, cfg.num_workers, split == "train", recipe.seed)
         for split in ("train", "val", "test")
@@ -102,9 +127,9 @@ def run_downstream(recipe: DownstreamRecipe, mode: Mode, pretrained: Pretrained 
     atomic_write_text(out / CONFIG_FILE, recipe.to_yaml())
     logger = make_logger(out, f"jepa-platform/{recipe.domain}-downstream")
     logger.log_hyperparams({**flatten(recipe.to_dict()), "mode": mode, "init": init})
-    monitor = f"val/{task.metric}"
+    monitor, better = f"val/{task.metric}", direction(task.metric)
     best = ModelCheckpoint(
-        dirpath=out / BEST_CHECKPOINT.parent, filename=BEST_CHECKPOINT.stem, monitor=monitor, mode="max",
+        dirpath=out / BEST_CHECKPOINT.parent, filename=BEST_CHECKPOINT.stem, monitor=monitor, mode=better,
         save_top_k=1, save_weights_only=True, auto_insert_metric_name=False, enable_version_counter=False,
     )
     trainer = L.Trainer(
@@ -115,7 +140,7 @@ def run_downstream(recipe: DownstreamRecipe, mode: Mode, pretrained: Pretrained 
         gradient_clip_val=stage.grad_clip,
         log_every_n_steps=cfg.log_every_n_steps,
         logger=logger,
-        callbacks=[best, EarlyStopping(monitor, mode="max", patience=stage.patience), TQDMProgressBar(refresh_rate=5)],
+        callbacks=[best, EarlyStopping(monitor, mode=better, patience=stage.patience), TQDMProgressBar(refresh_rate=5)],
         plugins=[AtomicCheckpointIO()],
         default_root_dir=out,
         enable_model_summary=False,
@@ -136,15 +161,20 @@ def run_downstream(recipe: DownstreamRecipe, mode: Mode, pretrained: Pretrained 
         "epochs": trainer.current_epoch,
         "examples": {"train": len(task.train), "val": module.evaluations["val"].examples, "test": evaluation.examples},
         "classes": len(task.labels.names),
+        "regression": task.labels.regression,
+        "seed": recipe.seed,
         "domain": recipe.domain,
         "mode": mode,
         "head": stage.head,
         "encoder": pretrained.source if pretrained is not None else "random init",
         "data": recipe.data.path or "demo",
     }
-    atomic_write_text(out / PER_CLASS_FILE, per_class_csv(evaluation))
+    files = [CONFIG_FILE, RESULTS_FILE]
+    if evaluation.per_class:
+        atomic_write_text(out / PER_CLASS_FILE, per_class_csv(evaluation))
+        files.append(PER_CLASS_FILE)
     atomic_write_text(out / ROW_FILE, markdown_row(results) + "\n")
     atomic_write_text(out / RESULTS_FILE, json.dumps(results, indent=2) + "\n")
-    for name in (CONFIG_FILE, RESULTS_FILE, PER_CLASS_FILE):
+    for name in files:
         logger.experiment.log_artifact(logger.run_id, str(out / name))
     return results

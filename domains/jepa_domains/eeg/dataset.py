@@ -1,0 +1,92 @@
+"""Windows of EEG recordings as torch datasets."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from jepa_platform.errors import JepaError
+
+from .config import EEGDataConfig
+from .edf import NoChannels, read_recording
+from .preprocess import preprocess
+from .sources import Recording
+
+
+@dataclass
+class EEGWindows(Dataset):
+    """``N × channels × samples`` windows, each with its channels' presence, recording number and label."""
+
+    signals: torch.Tensor
+    present: torch.Tensor
+    recording: torch.Tensor
+    label: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.signals)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return {"signal": self.signals[index], "present": self.present[index]}
+
+    def subset(self, mask: np.ndarray) -> "EEGWindows":
+        keep = torch.from_numpy(np.flatnonzero(mask))
+        return EEGWindows(self.signals[keep], self.present[keep], self.recording[keep], self.label[keep])
+
+
+class LabelledWindows(Dataset):
+    """The windows of :class:`EEGWindows` with ``label`` and ``group`` (the recording) for downstream tasks."""
+
+    def __init__(self, windows: EEGWindows) -> None:
+        self.windows = windows
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        w = self.windows
+        return {**w[index], "label": w.label[index], "group": w.recording[index]}
+
+
+def load_windows(recordings: list[Recording], data: EEGDataConfig) -> EEGWindows:
+    """Read and preprocess ``recordings``; missing channels are marked absent (warning), files with none skipped.
+
+    Raises:
+        JepaError: A file is corrupt or truncated, or no recording gives a window.
+    """
+    signals, present, numbers, labels = [], [], [], []
+    skipped = 0
+    for number, rec in enumerate(recordings):
+        try:
+            signal, mask, rate = read_recording(rec.path, data.channels)
+        except NoChannels:
+            skipped += 1
+            continue
+        if not mask.all():
+            missing = [c for c, p in zip(data.channels, mask) if not p]
+            warnings.warn(f"{rec.path}: channels {', '.join(missing)} missing, marked invalid", stacklevel=2)
+        cut = preprocess(signal, mask, rate, data, rec.path)
+        signals.append(cut)
+        present.append(np.repeat(mask[None], len(cut), axis=0))
+        numbers.append(np.full(len(cut), number))
+        labels.append(np.full(len(cut), -1 if rec.label is None else rec.label))
+    if skipped:
+        warnings.warn(
+            f"skipped {skipped} of {len(recordings)} recordings holding none of the channels {list(data.channels)}",
+            stacklevel=2,
+        )
+    total = sum(len(s) for s in signals)
+    if total == 0:
+        raise JepaError(
+            f"no recording under {recordings[0].path.parent if recordings else '?'} gives a "
+            f"{data.window_seconds} s window of the channels {list(data.channels)} ({skipped} skipped)"
+        )
+    return EEGWindows(
+        torch.from_numpy(np.concatenate(signals)),
+        torch.from_numpy(np.concatenate(present)),
+        torch.from_numpy(np.concatenate(numbers)).long(),
+        torch.from_numpy(np.concatenate(labels)).long(),
+    )
