@@ -178,6 +178,14 @@ class DomainPlugin(ABC):
         """Overrides applied when no data path is given (small and fast on a CPU)."""
         return {}
 
+    def demo_root(self, cache_dir: Path, data: DataConfig) -> Path:
+        """Where the demo data of this configuration lives in ``cache_dir``; domains with demo data override it."""
+        raise JepaError(f"domain '{self.name}' has no demo data; give --data")
+
+    def data_root(self, data: DataConfig, cache_dir: Path) -> Path:
+        """The data ``data`` points at: ``data.path``, or the demo data in ``cache_dir``."""
+        return Path(data.path).expanduser() if data.path is not None else self.demo_root(cache_dir, data)
+
     def prepare_data(self, data: DataConfig, cache_dir: Path) -> None:
         """Once per machine before training (e.g. write the demo data set); default: nothing."""
 

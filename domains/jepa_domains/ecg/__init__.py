@@ -95,10 +95,6 @@ class ECGDomain(DomainPlugin):
     def demo_root(self, cache_dir: Path, data: ECGDataConfig) -> Path:
         return cache_dir / "ecg" / f"ptbxl-demo-v4-{data.demo_records}rec-{data.sampling_rate}hz"
 
-    def data_root(self, data: ECGDataConfig, cache_dir: Path) -> Path:
-        """The records ``data`` points at: ``data.path``, or the demo set in ``cache_dir``."""
-        return Path(data.path).expanduser() if data.path is not None else self.demo_root(cache_dir, data)
-
     def prepare_data(self, data: DataConfig, cache_dir: Path) -> None:
         if data.path is None:
             from .synthetic import write_demo

@@ -43,10 +43,6 @@ class EEGDomain(DomainPlugin):
     def demo_root(self, cache_dir: Path, data: EEGDataConfig) -> Path:
         return cache_dir / "eeg" / f"tuab-demo-v1-{data.demo_patients}pat"
 
-    def data_root(self, data: EEGDataConfig, cache_dir: Path) -> Path:
-        """The recordings ``data`` points at: ``data.path``, or the demo set in ``cache_dir``."""
-        return Path(data.path).expanduser() if data.path is not None else self.demo_root(cache_dir, data)
-
     def prepare_data(self, data: DataConfig, cache_dir: Path) -> None:
         if data.path is None:
             from .synthetic import write_demo

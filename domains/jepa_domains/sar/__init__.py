@@ -46,10 +46,6 @@ class SARDomain(DomainPlugin):
     def demo_root(self, cache_dir: Path, data: SARDataConfig) -> Path:
         return cache_dir / "sar" / f"mstar-demo-v1-{data.size}px-{data.demo_per_class}pc-{data.demo_looks}looks"
 
-    def data_root(self, data: SARDataConfig, cache_dir: Path) -> Path:
-        """The chips ``data`` points at: ``data.path``, or the demo tree in ``cache_dir``."""
-        return Path(data.path).expanduser() if data.path is not None else self.demo_root(cache_dir, data)
-
     def prepare_data(self, data: DataConfig, cache_dir: Path) -> None:
         if data.path is None:
             from .synthetic import write_demo

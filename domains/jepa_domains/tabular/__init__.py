@@ -50,10 +50,6 @@ class TabularDomain(DomainPlugin):
     def demo_root(self, cache: Path, data: TabularDataConfig) -> Path:
         return cache / "tabular" / "sklearn-v1" / f"{data.demo_table}.{data.demo_format}"
 
-    def data_root(self, data: TabularDataConfig, cache: Path) -> Path:
-        """The table ``data`` points at: ``data.path``, or the demo table in ``cache``."""
-        return Path(data.path).expanduser() if data.path is not None else self.demo_root(cache, data)
-
     def prepare_data(self, data: DataConfig, cache_dir: Path) -> None:
         if data.path is None:
             from .demo import write_demo
