@@ -13,7 +13,7 @@ from conftest import run_cli
 from jepa_domains.eeg.channels import CHANNELS_1020, normalize_channel, scalp_cells
 from jepa_domains.eeg.config import EEGDataConfig
 from jepa_domains.eeg.dataset import load_windows
-from jepa_domains.eeg.edf import read_recording
+from jepa_domains.eeg.edf import NoChannels, read_recording
 from jepa_domains.eeg.preprocess import filter_resample, windows
 from jepa_domains.eeg.sources import find_recordings, is_validation, pretrain_split
 from jepa_domains.eeg.synthetic import write_demo
@@ -142,3 +142,38 @@ def test_cli_pretrain_and_masks(tmp_path: Path) -> None:
     assert "token grid 5 x 5 x 5" in masks.stdout or (tmp_path / "m.png").stat().st_size > 1000
     bad = run_cli("pretrain", "--domain", "eeg", "--data", str(tmp_path / "run" / "checkpoints"), "--max-steps", "1")
     assert bad.returncode != 0 and "no EDF/BDF files" in bad.stderr
+
+
+def generator_file(name: str) -> Path:
+    """An EDF+/BDF file made by EDFbrowser's test generator, shipped inside the pyedflib wheel."""
+    from importlib.resources import files
+
+    return Path(str(files("pyedflib") / "tests" / "data" / name))
+
+
+def test_reader_on_outside_edf_with_one_of_the_19_channels(tmp_path: Path) -> None:
+    # test_subsecond.edf: EDF+, one channel "Fp1" at 128 Hz, 698 s, data records shorter than a second
+    source = generator_file("test_subsecond.edf")
+    signal, present, rate = read_recording(source, CHANNELS_1020)
+    assert rate == 128.0 and signal.shape == (19, 89344)
+    assert [c for c, p in zip(CHANNELS_1020, present) if p] == ["Fp1"] and signal[0].std() > 0
+    (tmp_path / "rec").mkdir()
+    (tmp_path / "rec" / source.name).symlink_to(source)
+    config = FAST.model_copy(update={"max_seconds": 60.0})
+    with pytest.warns(UserWarning, match="missing, marked invalid"):
+        loaded = load_windows(find_recordings(tmp_path), config)
+    assert len(loaded) == 29  # 60 s at 100 Hz, 4 s windows every 2 s
+    assert loaded.present.sum(dim=1).tolist() == [1] * 29
+    assert torch.isfinite(loaded.signals).all() and float(loaded.signals[:, 1:].abs().max()) == 0
+
+
+def test_reader_on_outside_bdf_without_eeg_channels(tmp_path: Path) -> None:
+    # a 24-bit BDF with test signals ("sine 2.5Hz", "pink noise", ...): read, then skipped with a count
+    source = generator_file("test_generator_datarec_generator_2.bdf")
+    with pytest.raises(NoChannels, match=r"generator_2\.bdf: none of the channels .*sine 2\.5Hz"):
+        read_recording(source, CHANNELS_1020)
+    write_edf(tmp_path / "a" / "good.edf", list(CHANNELS_1020))
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / source.name).symlink_to(source)
+    with pytest.warns(UserWarning, match="skipped 1 of 2 recordings"):
+        assert len(load_windows(find_recordings(tmp_path), FAST)) == 5

@@ -6,8 +6,8 @@ plus an ECG channel the reader ignores. Every recording has pink background
 noise mixed between neighbouring electrodes, a posterior alpha rhythm of
 waxing and waning amplitude, eye blinks, temporal muscle bursts and per-patient
 channel gains. Abnormal recordings differ as clinical abnormal EEG does, but
-only partly and with overlap: a slower posterior rhythm (7-10 Hz against
-8.5-11.5 Hz), more diffuse delta (1-3.5 Hz), and for some of them focal delta
+only partly and with overlap: a slower posterior rhythm (7.5-10 Hz against
+8.5-11 Hz), more diffuse delta (1-3.5 Hz), and for some of them focal delta
 or sharp transients over a random region.
 """
 
@@ -40,12 +40,12 @@ def _recording(rng: np.random.Generator, abnormal: bool, mixing: np.ndarray, pos
     c, n = len(CHANNELS_1020), RATE * SECONDS
     t = np.arange(n) / RATE
     background = mixing @ _band_noise(rng, c, 0.5, 45, exponent=1.0)
-    alpha_freq = rng.uniform(7.0, 10.0) if abnormal else rng.uniform(8.5, 11.5)
+    alpha_freq = rng.uniform(7.5, 10.0) if abnormal else rng.uniform(8.5, 11.0)
     drift = np.cumsum(rng.normal(0, 0.02, n)) / RATE  # slow phase wander
     envelope = 0.6 + 0.4 * np.sin(2 * np.pi * rng.uniform(0.05, 0.2) * t + rng.uniform(0, 6.3))
     alpha = np.sin(2 * np.pi * alpha_freq * (t + drift)) * envelope
     signal = background + rng.uniform(0.5, 2.0) * posterior[:, None] * alpha[None]
-    delta_gain = rng.uniform(0.3, 1.2) if abnormal else rng.uniform(0.0, 0.7)
+    delta_gain = rng.uniform(0.2, 1.0) if abnormal else rng.uniform(0.0, 0.8)
     signal += delta_gain * (mixing @ _band_noise(rng, c, 1.0, 3.5))
     focus = mixing[rng.integers(c)]  # a region around a random electrode
     if abnormal and rng.random() < 0.4:
