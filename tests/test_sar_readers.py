@@ -99,3 +99,25 @@ def test_bad_files_give_one_clear_error(tmp_path: Path) -> None:
     (tmp_path / "none").mkdir()
     with pytest.raises(JepaError, match="no SAR chips"):
         load_chips(tmp_path / "none", data, classes=False)
+
+
+OUTSIDE = Path(__file__).parent / "fixtures" / "geotiff"
+
+
+def test_outside_geotiffs_multiband_nodata_and_band_count() -> None:
+    rgb = OUTSIDE / "rmnp-rgb.tif"
+    values = read_chip(rgb)
+    with rasterio.open(rgb) as source:
+        masked = source.read(masked=True)
+    assert values.shape == (3, 373, 485) and values.dtype == np.float32
+    np.testing.assert_array_equal(np.isnan(values), np.ma.getmaskarray(masked))
+    assert 0 < np.isnan(values).mean() < 0.5  # the park's outline: outside pixels are nodata
+    np.testing.assert_array_equal(values[~np.isnan(values)], masked.compressed())
+    chip = amplitude_chip(values, SARDataConfig(bands=3, size=64, patch=8, radii=(2,)), rgb)
+    assert chip.shape == (3, 64, 64) and np.isfinite(chip).all()
+    with pytest.raises(JepaError, match=r"rmnp-rgb\.tif: 3 bands, but data.bands is 2"):
+        amplitude_chip(values, SARDataConfig(bands=2, size=64, patch=8, radii=(2,)), rgb)
+    dem = read_chip(OUTSIDE / "rmnp-dem.tif")
+    assert dem.shape == (1, 187, 152) and np.nanmax(dem) < 65535 and np.nanmin(dem) > 1000  # metres, nodata gone
+    db_chip = amplitude_chip(dem / 100, SARDataConfig(unit="db", size=64, patch=8, radii=(2,)), OUTSIDE / "rmnp-dem.tif")
+    assert db_chip.shape == (1, 64, 64) and np.isfinite(db_chip).all()

@@ -44,14 +44,16 @@ class SARDomain(DomainPlugin):
         }
 
     def demo_root(self, cache_dir: Path, data: SARDataConfig) -> Path:
-        return cache_dir / "sar" / f"mstar-demo-v1-{data.size}px-{data.demo_per_class}pc-{data.demo_looks}looks"
+        return cache_dir / "sar" / f"mstar-demo-v2-{data.size}px-{data.demo_per_class}pc-{data.demo_looks}looks-{data.demo_heading_span:g}deg"
 
     def prepare_data(self, data: DataConfig, cache_dir: Path) -> None:
         if data.path is None:
             from .synthetic import write_demo
 
             assert isinstance(data, SARDataConfig)
-            write_demo(self.demo_root(cache_dir, data), data.demo_per_class, data.size, data.demo_looks)
+            write_demo(
+                self.demo_root(cache_dir, data), data.demo_per_class, data.size, data.demo_looks, data.demo_heading_span
+            )
 
     def build_tokenizer(self, data: DataConfig, embed_dim: int):
         from .tokenizer import PatchTokenizer

@@ -32,6 +32,7 @@ class SARDataConfig(DataConfig):
     val_fraction: float = 0.1
     demo_per_class: int = 60
     demo_looks: int = 2
+    demo_heading_span: float = 60.0
 
     @model_validator(mode="after")
     def _check(self) -> "SARDataConfig":
@@ -43,6 +44,8 @@ class SARDataConfig(DataConfig):
             raise ValueError(f"target_cells ({self.target_cells}) must divide patch ({self.patch})")
         if not 0 <= self.val_fraction < 1 or self.demo_per_class < 4 or self.demo_looks < 1:
             raise ValueError("need 0 <= val_fraction < 1, demo_per_class >= 4 and demo_looks >= 1")
+        if not 0 <= self.demo_heading_span <= 360:
+            raise ValueError(f"demo_heading_span must be within 0-360 degrees, got {self.demo_heading_span}")
         return self
 
     @property

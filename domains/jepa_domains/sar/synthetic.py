@@ -3,8 +3,8 @@
 Each class is a vehicle-like target: a body of its own length and width with
 its own arrangement of bright point scatterers and a height that casts a
 radar shadow (longer at 15° than at 17° depression). Every chip draws a pose
-(any heading), a position, a clutter field and a gain, then multiplicative
-Gamma speckle of ``looks`` looks. Layout: ``root/17_DEG/<class>/*.png``
+(a heading within a span around broadside, a position), a clutter field and a
+gain, then multiplicative Gamma speckle of ``looks`` looks. Layout: ``root/17_DEG/<class>/*.png``
 (training) and ``root/15_DEG/<class>/*.png`` (test).
 """
 
@@ -18,25 +18,28 @@ from PIL import Image
 
 NUM_CLASSES = 10
 MAX_SCATTERERS = 8
+CLUTTER_SHAPE = 16.0
 DEPRESSIONS = {"17_DEG": 17.0, "15_DEG": 15.0}
 
 
 def class_layouts(rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Per class: body length and width, height, and scatterer positions (body frame) and strengths."""
-    length = rng.uniform(0.30, 0.45, NUM_CLASSES)
-    width = rng.uniform(0.13, 0.20, NUM_CLASSES)
-    height = rng.uniform(0.03, 0.07, NUM_CLASSES)
+    length = rng.permutation(np.linspace(0.32, 0.62, NUM_CLASSES))
+    width = rng.permutation(np.linspace(0.14, 0.30, NUM_CLASSES))
+    height = rng.permutation(np.linspace(0.03, 0.09, NUM_CLASSES))
     count = rng.integers(3, MAX_SCATTERERS + 1, NUM_CLASSES)
     points = rng.uniform(-0.5, 0.5, (NUM_CLASSES, MAX_SCATTERERS, 2)) * np.stack([length, width], 1)[:, None]
     strength = rng.uniform(2.0, 5.0, (NUM_CLASSES, MAX_SCATTERERS)) * (np.arange(MAX_SCATTERERS) < count[:, None])
     return {"length": length, "width": width, "height": height, "points": points, "strength": strength}
 
 
-def render(labels: np.ndarray, depression: float, size: int, looks: int, rng: np.random.Generator) -> np.ndarray:
+def render(
+    labels: np.ndarray, depression: float, size: int, looks: int, rng: np.random.Generator, heading_span: float = 360.0
+) -> np.ndarray:
     """``N × size × size`` speckled amplitude chips of the classes ``labels`` (all chips at once)."""
     layout = class_layouts(np.random.default_rng(1234))
     n = len(labels)
-    theta = rng.uniform(0, 2 * np.pi, n)[:, None, None]
+    theta = np.radians(rng.uniform(-heading_span / 2, heading_span / 2, n))[:, None, None]
     centre = rng.uniform(-0.1, 0.1, (n, 2))
     coords = (np.arange(size) + 0.5) / size - 0.5
     y, x = np.meshgrid(coords, coords, indexing="ij")
@@ -55,7 +58,7 @@ def render(labels: np.ndarray, depression: float, size: int, looks: int, rng: np
         shadow |= inside(np.minimum(step, shadow_len)[:, None, None])
     shadow &= ~body
     cell = -(-size // 8)  # clutter varies over 8 × 8 cells
-    clutter = np.kron(rng.gamma(4.0, 0.25, (n, 8, 8)), np.ones((cell, cell)))[:, :size, :size]
+    clutter = np.kron(rng.gamma(CLUTTER_SHAPE, 1 / CLUTTER_SHAPE, (n, 8, 8)), np.ones((cell, cell)))[:, :size, :size]
     sigma = 0.35 * clutter * rng.uniform(0.6, 1.4, (n, 1, 1))
     sigma = np.where(body, 0.8, np.where(shadow, 0.04, sigma))
     points = layout["points"][labels]  # N × P × 2 in the body frame -> image frame
@@ -70,8 +73,9 @@ def render(labels: np.ndarray, depression: float, size: int, looks: int, rng: np
     return (gain * sigma * np.sqrt(speckle)).astype(np.float32)
 
 
-def write_demo(root: Path, per_class: int, size: int, looks: int) -> None:
-    """Write ``per_class`` chips of each class at each depression under ``root`` (once)."""
+def write_demo(root: Path, per_class: int, size: int, looks: int, heading_span: float) -> None:
+    """Write ``per_class`` chips of each class at each depression under ``root`` (once), headings drawn
+    within ``heading_span`` degrees."""
     done = root / ".complete"
     if done.exists():
         return
@@ -79,7 +83,7 @@ def write_demo(root: Path, per_class: int, size: int, looks: int) -> None:
     rng = np.random.default_rng(0)
     for folder, depression in DEPRESSIONS.items():
         labels = np.repeat(np.arange(NUM_CLASSES), per_class)
-        chips = render(labels, depression, size, looks, rng)
+        chips = render(labels, depression, size, looks, rng, heading_span)
         scale = 65535.0 / chips.max(axis=(1, 2), keepdims=True)
         pixels = np.round(chips * scale).clip(0, 65535).astype(np.uint16)
         for index, (label, chip) in enumerate(zip(labels, pixels)):
