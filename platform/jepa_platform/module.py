@@ -143,7 +143,7 @@ class JEPAModule(L.LightningModule):
             with torch.no_grad():
                 full = self.teacher.encode(self.teacher.embed(batch).tokens, valid=valid)
                 target = F.layer_norm(full, full.shape[-1:])
-        elif objective.latent or objective.kind == "sigreg":
+        elif objective.full_pass:
             full = target = self.encoder.encode(self.encoder.embed(batch).tokens, valid=valid)
         if objective.latent:
             target = gather_tokens(target, masks.targets).transpose(0, 1)  # K × B × Nt × D
@@ -255,6 +255,6 @@ class JEPAModule(L.LightningModule):
             masks.num_targets,
             masks.targets.shape[2],
             self.teacher is not None,
-            full_pass=self.recipe.objective.latent or self.recipe.objective.kind == "sigreg",
+            full_pass=self.recipe.objective.full_pass,
         )
 

@@ -70,6 +70,11 @@ class ObjectiveConfig(Section):
         """Whether the domain's target function is regressed."""
         return self.target != "latent"
 
+    @property
+    def full_pass(self) -> bool:
+        """Whether a step encodes the whole input: for latent targets, or for SIGReg to test its embeddings."""
+        return self.latent or self.kind == "sigreg"
+
 
 class OptimConfig(Section):
     """AdamW with linear warmup then cosine decay; weight decay on a cosine from start to end."""
