@@ -30,17 +30,15 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 import torch
-
-from jepa_platform.data import JEPADataModule
-from jepa_platform.module import JEPAModule
-from jepa_platform.prepare import prepare
-from jepa_platform.recipe import Recipe, resolve_recipe
-from jepa_platform.registry import load_domain
-from jepa_platform.shards import MANIFEST, ShardedDataset, ShardSet, shard_name
-from jepa_domains.ecg.dataset import record_windows
-from jepa_domains.ecg.ptbxl import read_database
-from jepa_domains.ecg.sources import window_settings
-from jepa_domains.ecg.synthetic import write_demo
+from jepa_domains.ecg.dataset import record_windows, window_settings
+from jepa_domains.ecg.demo import write_demo
+from jepa_domains.ecg.readers import read_database
+from jepa_platform.data.datamodule import JEPADataModule
+from jepa_platform.data.prepare import prepare
+from jepa_platform.data.shards import MANIFEST, ShardedDataset, ShardSet, shard_name
+from jepa_platform.domain.registry import load_domain
+from jepa_platform.pretrain.config import Recipe, resolve_recipe
+from jepa_platform.pretrain.module import JEPAModule
 
 ALL = ("train", "val", "test")
 GOALS = {"shards": 20.0, "loader": 5.0}  # shards / raw decoding, DataLoader / ViT-S step
@@ -139,7 +137,7 @@ def measure(kind: str, location: str, batch_size: int) -> None:
         samples = sum(len(batch["length"]) for batch in dataset)
     else:
         recipe = resolve_recipe("ecg", overrides={"data": {"path": location}})
-        splits = load_domain("ecg").build_datasets(recipe.data, Path("."))
+        splits = load_domain("ecg").build_datasets(Path(recipe.data.path), recipe.data)
         samples = len(splits.train) + len(splits.val or [])
     peak = memory_status("VmHWM")
     print(json.dumps({"samples": samples, "before": before, "peak": peak}))

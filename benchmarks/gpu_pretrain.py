@@ -5,9 +5,13 @@ depth 8, 500 Hz, 50 ms patches (200 tokens per 10 s window), and trains it in
 a plain loop on one synthetic batch held on the device, shaped like the ECG
 dataset's samples. No data set is read. Reports samples/s, step time and MFU
 from ``JEPAModule.flops_per_sample`` against the GPU's dense bf16 peak.
+On the CPU (a smoke test) the fused AdamW is off and bf16 autocast stays on,
+so the smoke test runs the GPU's mixed-precision path; ``--depth`` and
+``--predictor-depth`` shrink the model for it.
 
     .venv/bin/python benchmarks/gpu_pretrain.py [--batch-size 256 --steps 50 --compile]
-    .venv/bin/python benchmarks/gpu_pretrain.py --device cpu --steps 3 --batch-size 4   # smoke test
+    .venv/bin/python benchmarks/gpu_pretrain.py --device cpu --steps 1 --warmup 0 --batch-size 2 --depth 1 \\
+        --predictor-depth 1   # smoke test
 """
 
 from __future__ import annotations
@@ -16,10 +20,9 @@ import argparse
 import time
 
 import torch
-
 from jepa_platform.masking import Masks
-from jepa_platform.module import JEPAModule
-from jepa_platform.recipe import Recipe, resolve_recipe
+from jepa_platform.pretrain.config import Recipe, resolve_recipe
+from jepa_platform.pretrain.module import JEPAModule
 
 # Dense bf16 peak TFLOP/s by GPU name; the first matching key wins, so specific names come first.
 PEAK_BF16_TFLOPS = {
@@ -39,9 +42,11 @@ def peak_tflops(device: torch.device, override: float | None) -> float | None:
     return next((peak for key, peak in PEAK_BF16_TFLOPS.items() if key in name), None)
 
 
-def vit_s_recipe() -> Recipe:
-    """The ECG defaults; a (never read) data path keeps the demo settings out."""
-    return resolve_recipe("ecg", overrides={"data": {"path": "/nonexistent-unused"}})
+def vit_s_recipe(depth: int | None, predictor_depth: int | None) -> Recipe:
+    """The ECG defaults, depths overridden when given; a (never read) data path keeps the demo settings out."""
+    depths = {"depth": depth, "predictor_depth": predictor_depth}
+    model = {key: value for key, value in depths.items() if value is not None}
+    return resolve_recipe("ecg", overrides={"data": {"path": "/nonexistent-unused"}, "model": model})
 
 
 def synthetic_batch(recipe: Recipe, batch_size: int, device: torch.device) -> dict[str, torch.Tensor]:
@@ -68,8 +73,8 @@ def train(module: JEPAModule, batch: dict[str, torch.Tensor], warmup: int, steps
     """Seconds for ``steps`` training steps after ``warmup`` untimed ones.
 
     Each step, as in ``Trainer.fit``: masks drawn on the CPU (``prepare_batch``)
-    and copied over, bf16 autocast forward, backward, gradient clipping, fused
-    AdamW, EMA teacher update.
+    and copied over, bf16 autocast forward, backward, gradient clipping, AdamW
+    (fused on CUDA), EMA teacher update.
     """
     lengths = {"length": batch["length"].cpu()}  # all the CPU needs to draw the masks
     optim, seed = module.recipe.optim, module.recipe.seed * 1_000_003
@@ -78,7 +83,7 @@ def train(module: JEPAModule, batch: dict[str, torch.Tensor], warmup: int, steps
         if param.requires_grad:  # the split JEPAModule.configure_optimizers makes
             (no_decay if param.ndim < 2 or "pos_embed" in name or "mask_token" in name else decay).append(param)
     groups = [{"params": decay, "weight_decay": optim.weight_decay[0]}, {"params": no_decay, "weight_decay": 0.0}]
-    optimizer = torch.optim.AdamW(groups, lr=optim.lr, betas=optim.betas, fused=True)
+    optimizer = torch.optim.AdamW(groups, lr=optim.lr, betas=optim.betas, fused=module.device.type == "cuda")
     params = decay + no_decay
     start = 0.0
     for step in range(warmup + steps):
@@ -90,7 +95,7 @@ def train(module: JEPAModule, batch: dict[str, torch.Tensor], warmup: int, steps
         valid = None if valid is None else to_device(valid, device)
         masks = Masks(to_device(masks.context, device), to_device(masks.targets, device))
         with torch.autocast(device.type, dtype=torch.bfloat16):
-            loss = module.jepa_loss(batch, valid, masks)
+            loss = module.jepa_loss(batch, valid, masks).loss
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if optim.grad_clip is not None:
@@ -108,6 +113,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=50, help="timed steps")
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps first (compilation, allocator)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the three transformer stacks")
+    parser.add_argument("--depth", type=int, help="encoder depth (default: the ECG default, 8)")
+    parser.add_argument("--predictor-depth", type=int, help="predictor depth (default: the ECG default, 8)")
     parser.add_argument("--peak-tflops", type=float, help="dense bf16 peak of the device in TFLOP/s (default: table)")
     args = parser.parse_args()
     if args.steps < 1 or args.warmup < 0 or args.batch_size < 1:
@@ -118,7 +125,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     device = torch.device(args.device)
-    recipe = vit_s_recipe()
+    recipe = vit_s_recipe(args.depth, args.predictor_depth)
     torch.manual_seed(recipe.seed)
     module = JEPAModule(recipe.to_dict()).to(device)
     if args.compile:

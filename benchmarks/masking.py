@@ -32,7 +32,7 @@ import time
 from typing import Callable
 
 import torch
-
+from jepa_platform.domain.tokens import TokenGrid
 from jepa_platform.masking import (
     MultiBlockMaskingConfig,
     SpanMaskingConfig,
@@ -40,7 +40,6 @@ from jepa_platform.masking import (
     build_masking,
 )
 from jepa_platform.masking.blocks import plane_size
-from jepa_platform.tokens import TokenGrid
 
 GOAL_2D = 50.0  # the project's target speed-up of the engine over the loop on the 2-D case
 

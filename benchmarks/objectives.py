@@ -11,6 +11,8 @@ final RankMe and the probe AUC over the sweep (the RankMe paper compares
 runs of one method).
 
     .venv/bin/python benchmarks/objectives.py --out runs/objectives [--steps 300]
+    .venv/bin/python benchmarks/objectives.py --out OUT --steps 2 --demo-records 60 --runs ema ema-lr-3e-3 sigreg \\
+        --threads 1   # smoke test
 """
 
 from __future__ import annotations
@@ -23,15 +25,16 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from jepa_platform.data.datamodule import JEPADataModule
+from jepa_platform.domain import cache_dir
+from jepa_platform.domain.registry import load_domain
+from jepa_platform.model import pooled
+from jepa_platform.pretrain.config import resolve_recipe
+from jepa_platform.pretrain.module import JEPAModule
+from jepa_platform.pretrain.probe import macro_auc
+from jepa_platform.pretrain.run import pretrain
+from jepa_platform.pretrain.select import score
 from scipy.stats import spearmanr
-
-from jepa_platform.data import JEPADataModule
-from jepa_platform.module import JEPAModule, pooled
-from jepa_platform.probe import macro_auc
-from jepa_platform.recipe import resolve_recipe
-from jepa_platform.registry import load_domain
-from jepa_platform.select_runs import score
-from jepa_platform.train import cache_dir, pretrain
 
 SWEEP: dict[str, dict[str, Any]] = {
     "ema": {},
@@ -86,20 +89,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="folder for the runs and results.json")
     parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--demo-records", type=int, help="size of the ECG demo data set (default: the demo's)")
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    parser.add_argument("--runs", nargs="+", choices=[*SWEEP, *OTHER], default=[*SWEEP, *OTHER],
+                        help="the runs to make and score (default: all)")
     args = parser.parse_args()
+    if len(set(args.runs) & set(SWEEP)) < 2:
+        parser.error("--runs needs at least two EMA sweep runs for the Spearman correlation")
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     torch.set_num_threads(args.threads)
 
-    base = resolve_recipe("ecg", overrides={"trainer": {"max_steps": args.steps}})
+    common: dict[str, Any] = {"trainer": {"max_steps": args.steps}}
+    if args.demo_records is not None:
+        common["data"] = {"demo_records": args.demo_records}
+    base = resolve_recipe("ecg", overrides=common)
     datamodule = JEPADataModule(load_domain("ecg"), base.data, 64, 0, base.seed, cache_dir())
     datamodule.prepare_data()
     datamodule.setup("fit")
     rows = {}
     for name, overrides in {**SWEEP, **OTHER}.items():
+        if name not in args.runs:
+            continue
         folder = args.out / name.replace(" ", "-")
         if not (folder / "checkpoints" / "last.ckpt").exists():
-            recipe = resolve_recipe("ecg", overrides={**overrides, "trainer": {"max_steps": args.steps}})
+            recipe = resolve_recipe("ecg", overrides={**overrides, **common})
             pretrain(recipe, folder)
         checkpoint = torch.load(folder / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
         module = JEPAModule(checkpoint["hyper_parameters"]["recipe"])
@@ -108,7 +121,7 @@ def main() -> None:
         rows[name] = {"probe_auc": evaluate(module, datamodule), "rankme": run.rankme, "online_probe_auc": run.probe}
         print(name, rows[name], flush=True)
 
-    sweep = [rows[name] for name in SWEEP]
+    sweep = [rows[name] for name in SWEEP if name in rows]
     rho, p_value = spearmanr([r["rankme"] for r in sweep], [r["probe_auc"] for r in sweep])
     (args.out / "results.json").write_text(json.dumps({"rows": rows, "spearman": [rho, p_value]}, indent=2))
     print("\n| encoder | frozen linear probe, val macro AUC | final RankMe | online probe AUC |\n|---|---:|---:|---:|")

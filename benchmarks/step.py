@@ -26,15 +26,15 @@ from typing import Any, Iterator
 import lightning as L
 import torch
 import torch.nn.functional as F
-
-from jepa_platform.callbacks import SamplesPerSecond
-from jepa_platform.data import JEPADataModule
-from jepa_platform.module import JEPAModule
-from jepa_platform.network import gather_tokens
-from jepa_platform.recipe import Recipe, resolve_recipe
-from jepa_platform.registry import load_domain
+from jepa_platform.data.datamodule import JEPADataModule
+from jepa_platform.domain import cache_dir
+from jepa_platform.domain.registry import load_domain
+from jepa_platform.model import gather_tokens
+from jepa_platform.pretrain.callbacks import SamplesPerSecond
+from jepa_platform.pretrain.config import Recipe, resolve_recipe
+from jepa_platform.pretrain.module import JEPAModule
+from jepa_platform.runs.folder import quiet_library_chatter
 from jepa_platform.schedules import cosine, linear
-from jepa_platform.train import cache_dir, quiet_library_chatter
 
 GOAL = 0.95  # the project's target for platform / plain throughput
 PLATFORM, PLAIN = "platform (Trainer.fit)", "plain PyTorch loop"
@@ -49,7 +49,8 @@ def fresh_module(recipe: Recipe) -> JEPAModule:
 def plain_loss(module: JEPAModule, batch: dict[str, torch.Tensor], seed: int) -> torch.Tensor:
     """The JEPA loss written out from the module's parts (encoder, masking, predictor, teacher)."""
     _, valid, masks = module.prepare_batch(batch, seed)
-    prediction = module.predictor(module.encoder.encode(module.encoder.embed(batch).tokens, keep=masks.context), masks)
+    context = module.encoder.encode(module.encoder.embed(batch).tokens, keep=masks.context)
+    prediction, _ = module.predictor(context, masks)  # latent predictions; the demo has no domain targets
     with torch.no_grad():
         target = module.teacher.encode(module.teacher.embed(batch).tokens, valid=valid)
         target = gather_tokens(F.layer_norm(target, target.shape[-1:]), masks.targets).transpose(0, 1)
@@ -199,7 +200,7 @@ def main() -> None:
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     cache = contextlib.nullcontext(str(args.cache_dir)) if args.cache_dir else tempfile.TemporaryDirectory()
     with cache as folder:
-        os.environ["JEPA_PLATFORM_CACHE"] = folder  # read by jepa_platform.train.cache_dir()
+        os.environ["JEPA_PLATFORM_CACHE"] = folder  # read by jepa_platform.domain.cache_dir()
         benchmark(args)
 
 

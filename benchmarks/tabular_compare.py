@@ -45,8 +45,8 @@ def jepa_runs(data: dict[str, Any], seed: int, args: argparse.Namespace, work: P
     from jepa_platform.downstream.config import resolve_downstream
     from jepa_platform.downstream.results import RESULTS_FILE
     from jepa_platform.downstream.run import run_downstream
-    from jepa_platform.recipe import resolve_recipe
-    from jepa_platform.train import pretrain
+    from jepa_platform.pretrain.config import resolve_recipe
+    from jepa_platform.pretrain.run import pretrain
 
     model = tiny_model(args.depth)
     runs = []

@@ -19,11 +19,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from jepa_platform.domain import JepaError
 
-from jepa_platform.errors import JepaError
-
-from .ptbxl import STATEMENTS
-from .task import LabelSet
+from .config import LabelSet
+from .readers import STATEMENTS
 
 STATEMENT_COLUMNS = ("diagnostic", "form", "rhythm", "diagnostic_class", "diagnostic_subclass")
 _FLAG = {"diagnostic": "diagnostic", "subdiagnostic": "diagnostic", "superdiagnostic": "diagnostic",

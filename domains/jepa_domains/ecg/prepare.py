@@ -12,19 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
+from jepa_platform.domain import LabelSpec, PreparedSamples, PrepareSource, holdout_mask
 
-from jepa_platform.plugin import LabelSpec, PreparedSamples, PrepareSource
-
-from .dataset import holdout_mask, record_windows
-from .ptbxl import is_ptbxl, read_database
-from .sources import window_settings
-from .wfdb_io import find_records
-
-if TYPE_CHECKING:
-    from . import ECGDataConfig
+from .config import ECGDataConfig
+from .dataset import record_windows, window_settings
+from .readers import find_records, is_ptbxl, read_database
 
 
 @dataclass(frozen=True)
@@ -51,7 +45,7 @@ class ECGItem:
         return f"{self.record}.hea"
 
 
-def prepare_source(root: Path, data: "ECGDataConfig") -> PrepareSource:
+def prepare_source(root: Path, data: ECGDataConfig) -> PrepareSource:
     """Every record under ``root``: the PTB-XL index (all folds) or a recursive search for ``.hea`` headers."""
     if not is_ptbxl(root):
         records = find_records(root)
@@ -79,7 +73,7 @@ def prepare_source(root: Path, data: "ECGDataConfig") -> PrepareSource:
     return PrepareSource(items, LabelSpec(tuple(names), multilabel=True), unit="record")
 
 
-def prepare_item(item: ECGItem, data: "ECGDataConfig") -> PreparedSamples:
+def prepare_item(item: ECGItem, data: ECGDataConfig) -> PreparedSamples:
     """The windows of one record, as :func:`~.dataset.load_windows` makes them."""
     signals, present, lengths = record_windows(Path(item.record), window_settings(data))
     count = len(lengths)

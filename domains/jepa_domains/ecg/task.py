@@ -1,41 +1,134 @@
-"""The ``task`` section of an ECG downstream recipe: a PTB-XL label set and its evaluation protocol."""
+"""PTB-XL downstream tasks: labelled records in folds, random training crops, sliding evaluation windows.
+
+Records are read and normalized exactly as for pretraining (the encoder's
+``data`` section, e.g. 10 s windows z-scored per lead); crops are cut from
+those windows, so the encoder sees inputs of the statistics it was trained on.
+The encoder's token grid is that of one crop (``window_seconds = crop_seconds``).
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from pathlib import Path
 
-from pydantic import model_validator
+import numpy as np
+import pandas as pd
+import torch
+from jepa_platform.domain import DownstreamTask, JepaError, LabelSpec
+from pydantic import ValidationError
+from torch.utils.data import Dataset
 
-from jepa_platform.plugin import TaskConfig
+from .config import ECGDataConfig, ECGTaskConfig
+from .dataset import ECGWindows, load_windows, window_settings
+from .labels import ptbxl_labels
+from .readers import DATABASE, is_ptbxl, read_database
 
-LabelSet = Literal["all", "diagnostic", "subdiagnostic", "superdiagnostic", "form", "rhythm"]
+
+def window_starts(length: int, crop: int, stride: int) -> list[int]:
+    """Starts of the crops every ``stride`` samples that fit in ``length`` (one at 0 when none fits), as ECG-JEPA."""
+    return list(range(0, max(length - crop, 0) + 1, stride))
 
 
-class ECGTaskConfig(TaskConfig):
-    """A PTB-XL label set (Strodthoff et al.) with ECG-JEPA's crops.
+class ECGCrops(Dataset):
+    """Labelled crops of ECG windows: a random crop per access, or every sliding window.
 
-    Training sees one random ``crop_seconds`` crop of each record per epoch;
-    evaluation averages the logits of crops every ``eval_stride_seconds`` over
-    the record. ``min_samples``: classes in at most this many records (all
-    folds) are dropped, as the benchmarking code does (never for ``diagnostic``).
+    Args:
+        windows: Normalized windows, one or more per record.
+        labels: ``len(windows) × C`` multi-hot labels.
+        groups: ``len(windows)`` record numbers; the crops of a record share one.
+        crop: Samples per crop.
+        stride: Samples between evaluation windows; ``None``: one random crop per window and access.
     """
 
-    name: LabelSet
-    crop_seconds: float = 2.5
-    eval_stride_seconds: float = 1.25
-    train_folds: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8)
-    val_folds: tuple[int, ...] = (9,)
-    test_folds: tuple[int, ...] = (10,)
-    min_samples: int = 0
+    def __init__(self, windows: ECGWindows, labels: torch.Tensor, groups: torch.Tensor, crop: int, stride: int | None):
+        self.windows, self.labels, self.groups, self.crop = windows, labels, groups, crop
+        lengths = windows.lengths.tolist()
+        if stride is None:
+            self.views = [(row, None) for row in range(len(windows))]
+        else:
+            self.views = [
+                (row, start) for row, length in enumerate(lengths) for start in window_starts(length, crop, stride)
+            ]
 
-    @model_validator(mode="after")
-    def _check(self) -> "ECGTaskConfig":
-        if self.crop_seconds <= 0 or self.eval_stride_seconds <= 0 or self.min_samples < 0:
-            raise ValueError("need crop_seconds > 0, eval_stride_seconds > 0 and min_samples >= 0")
-        folds = [self.train_folds, self.val_folds, self.test_folds]
-        if not all(folds) or len(set().union(*folds)) != sum(len(f) for f in folds):
-            raise ValueError(
-                f"train_folds {list(self.train_folds)}, val_folds {list(self.val_folds)} and "
-                f"test_folds {list(self.test_folds)} must be non-empty and disjoint"
+    def __len__(self) -> int:
+        return len(self.views)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        row, start = self.views[index]
+        length = int(self.windows.lengths[row])
+        if start is None:
+            start = int(torch.randint(0, max(length - self.crop, 0) + 1, ()))
+        return {
+            "signal": self.windows.signals[row, :, start : start + self.crop],
+            "lead_present": self.windows.present[row],
+            "length": torch.tensor(min(self.crop, length - start)),
+            "label": self.labels[row],
+            "group": self.groups[row],
+        }
+
+
+def crop_data(data: ECGDataConfig, task: ECGTaskConfig) -> ECGDataConfig:
+    """The encoder's ``data`` section with windows of one crop (the token grid of the downstream encoder)."""
+    if task.crop_seconds > data.window_seconds:
+        raise JepaError(
+            f"task.crop_seconds {task.crop_seconds} is longer than the encoder's windows "
+            f"(data.window_seconds {data.window_seconds})"
+        )
+    fields = {
+        **data.model_dump(),
+        "window_seconds": task.crop_seconds,
+        "min_seconds": min(data.min_seconds, task.crop_seconds),
+    }
+    try:
+        return type(data).model_validate(fields)
+    except ValidationError as exc:
+        problem = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise JepaError(f"task.crop_seconds {task.crop_seconds}: {problem}") from None
+
+
+def build_task(root: Path, data: ECGDataConfig, task: ECGTaskConfig, demo: bool) -> DownstreamTask:
+    """The PTB-XL label set ``task.name`` on the records under ``root``, split by ``strat_fold``.
+
+    Raises:
+        JepaError: ``root`` is not in the PTB-XL layout, a split holds no labelled
+            record, or an evaluation split has no class with both positives and negatives.
+    """
+    if not is_ptbxl(root):
+        raise JepaError(f"task '{task.name}' needs PTB-XL labels, but {root} has no {DATABASE}")
+    view = crop_data(data, task)
+    crop = view.window_size
+    stride = max(1, round(task.eval_stride_seconds * data.sampling_rate))
+    index = read_database(root, data.sampling_rate)
+    table = ptbxl_labels(list(index["scp_codes"]), root, task.name, task.min_samples)
+    index = index.assign(label_row=np.arange(len(index)))[table.labelled]
+    splits = {"train": task.train_folds, "val": task.val_folds, "test": task.test_folds}
+    for split, folds in splits.items():
+        if not index["strat_fold"].isin(folds).any():
+            raise JepaError(
+                f"{root / DATABASE}: the {split} folds {list(folds)} (task.{split}_folds) hold no record "
+                f"with a label of the '{task.name}' set"
             )
-        return self
+    index = index[index["strat_fold"].isin([fold for folds in splits.values() for fold in folds])]
+    windows = load_windows(index, window_settings(data), description=f"reading ECG records ({task.name})")
+    rows = windows.meta["label_row"].to_numpy()
+    labels = torch.from_numpy(table.multi_hot[rows])
+    groups = torch.from_numpy(pd.factorize(rows)[0])
+    datasets = {}
+    for split, folds in splits.items():
+        mask = windows.meta["strat_fold"].isin(folds).to_numpy()
+        if not mask.any():
+            raise JepaError(f"task '{task.name}': no record of the {split} folds {list(folds)} is long enough to use")
+        positives = labels[mask].sum(dim=0)
+        if split != "train" and not ((positives > 0) & (positives < mask.sum())).any():
+            raise JepaError(
+                f"task '{task.name}': no class has both positive and negative records in the {split} folds "
+                f"{list(folds)}, so macro AUC is undefined there"
+            )
+        part = windows.subset(mask)
+        datasets[split] = ECGCrops(part, labels[mask], groups[mask], crop, None if split == "train" else stride)
+    return DownstreamTask(
+        name=f"ptbxl-{task.name}" + (" (demo data)" if demo else ""),
+        labels=LabelSpec(table.classes, multilabel=True),
+        metric="macro_auc",
+        data=view,
+        **datasets,
+    )

@@ -14,9 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from jepa_platform.domain import TokenBatch, TokenGrid, Tokenizer
 from torch import nn
-
-from jepa_platform.tokens import TokenBatch, TokenGrid, Tokenizer
 
 
 class ECGPatchTokenizer(Tokenizer):

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from jepa_platform.domain import DataConfig, TaskConfig
 from pydantic import field_validator, model_validator
-
-from jepa_platform.plugin import DataConfig, TaskConfig
 
 from .channels import CHANNELS_1020
 

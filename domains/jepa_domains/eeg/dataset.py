@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
+from jepa_platform.domain import DatasetSplits, JepaError, LabelSpec, in_holdout
 from torch.utils.data import Dataset
 
-from jepa_platform.errors import JepaError
-
 from .config import EEGDataConfig
-from .edf import NoChannels, read_recording
 from .preprocess import preprocess
-from .sources import Recording
+from .readers import CLASSES, NoChannels, Recording, find_recordings, read_recording
 
 
 @dataclass
@@ -90,3 +89,22 @@ def load_windows(recordings: list[Recording], data: EEGDataConfig) -> EEGWindows
         torch.from_numpy(np.concatenate(numbers)).long(),
         torch.from_numpy(np.concatenate(labels)).long(),
     )
+
+
+def pretrain_split(recording: Recording, val_percent: float) -> str:
+    """``train``, ``val`` (patient-wise, from training recordings), or ``eval`` (the official TUAB test set)."""
+    if recording.split == "eval":
+        return "eval"
+    return "val" if in_holdout(recording.patient, val_percent) else "train"
+
+
+def load_splits(root: Path, data: EEGDataConfig) -> DatasetSplits:
+    """Training and patient-wise validation windows; the TUAB ``eval`` recordings are held out."""
+    recordings = [r for r in find_recordings(root) if r.split != "eval"]
+    windows = load_windows(recordings, data)
+    split = np.array([pretrain_split(recordings[i], data.val_percent) for i in windows.recording.tolist()])
+    train, val = windows.subset(split == "train"), windows.subset(split == "val")
+    if all(r.label is not None for r in recordings):  # TUAB tree: the online probe reads the labels
+        labelled_val = LabelledWindows(val) if len(val) else None
+        return DatasetSplits(LabelledWindows(train), labelled_val, LabelSpec(CLASSES, multilabel=False))
+    return DatasetSplits(train, val if len(val) else None)

@@ -6,8 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-
-from jepa_platform.errors import JepaError
+from jepa_platform.domain import JepaError
 
 if TYPE_CHECKING:
     from .config import EEGDataConfig

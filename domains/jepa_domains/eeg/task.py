@@ -5,13 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
-from jepa_platform.errors import JepaError
-from jepa_platform.plugin import DownstreamTask, LabelSpec
+from jepa_platform.domain import DownstreamTask, JepaError, LabelSpec
 
 from .config import EEGDataConfig, EEGTaskConfig
-from .dataset import LabelledWindows, load_windows
-from .sources import CLASSES, find_recordings, pretrain_split
+from .dataset import LabelledWindows, load_windows, pretrain_split
+from .readers import CLASSES, find_recordings
 
 
 def build_task(root: Path, data: EEGDataConfig, task: EEGTaskConfig, demo: bool) -> DownstreamTask:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from jepa_platform.domain import DataConfig, TaskConfig
 from pydantic import model_validator
-
-from jepa_platform.plugin import DataConfig, TaskConfig
 
 
 class SARDataConfig(DataConfig):

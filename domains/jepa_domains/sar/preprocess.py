@@ -7,8 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-
-from jepa_platform.errors import JepaError
+from jepa_platform.domain import JepaError
 
 from .config import SARDataConfig
 

@@ -12,8 +12,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-
-from jepa_platform.errors import JepaError
+from jepa_platform.domain import JepaError
 
 RASTER_SUFFIXES = (".tif", ".tiff", ".img", ".jp2", ".vrt")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")

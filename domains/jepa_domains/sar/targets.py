@@ -13,8 +13,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-
-from jepa_platform.network import TargetFunction
+from jepa_platform.domain import TargetFunction
 
 OFFSET = 0.01
 """Added to the mean-normalized amplitude so that dark pixels give finite logs."""

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from jepa_platform.domain import TokenBatch, TokenGrid, Tokenizer
 from torch import nn
-
-from jepa_platform.tokens import TokenBatch, TokenGrid, Tokenizer
 
 
 class PatchTokenizer(Tokenizer):

@@ -1,6 +1,6 @@
 """The tabular domain (T-JEPA): CSV / Parquet tables, one token per feature, feature-subset masking.
 
-Heavy imports (torch, pandas, pyarrow, scikit-learn) happen inside the methods, so listing domains stays fast.
+Heavy libraries (torch, pandas, pyarrow, scikit-learn) are imported inside the methods, so listing domains stays fast.
 """
 
 from __future__ import annotations
@@ -8,18 +8,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from jepa_platform.plugin import (
-    BaselineData, DataConfig, DatasetSplits, DomainPlugin, DownstreamTask, TaskConfig, cache_dir,
-)
+from jepa_platform.domain import BaselineData, DatasetSplits, DomainPlugin, DownstreamTask, JepaError
 
 from .config import TabularDataConfig, TabularTaskConfig
 
 
-class TabularDomain(DomainPlugin):
+class TabularDomain(DomainPlugin[TabularDataConfig, TabularTaskConfig]):
     name = "tabular"
     description = "tables (CSV / Parquet): one token per feature, learned missing tokens, feature-subset masks"
-    data_config = TabularDataConfig
-    task_config = TabularTaskConfig
+    requires = ("pandas",)
+    install_hint = "pip install 'jepa-platform[tabular]'"
 
     def default_recipe(self) -> dict[str, Any]:
         # T-JEPA: encoder width 64, 16 layers, 2 heads, predictor width 16; EMA 0.996 -> 1; MSE loss;
@@ -35,59 +33,50 @@ class TabularDomain(DomainPlugin):
         }
 
     def demo_recipe(self) -> dict[str, Any]:
-        # A few minutes on 2 CPU cores for the demo tables; they hold one to a few batches an epoch,
+        # On the core's small demo model: the demo tables hold one to a few batches an epoch,
         # so validation runs every 100 steps rather than every epoch.
-        return {
-            "model": {"depth": 4, "predictor_depth": 2},
-            "optim": {"lr": 1e-3, "start_lr": 1e-4, "warmup_fraction": 0.05},
-            "trainer": {
-                "max_steps": 300, "batch_size": 64, "num_workers": 0, "checkpoint_every_n_steps": 100,
-                "val_every_n_steps": 100,
-            },
-            "data": {"target": "target"},
-        }
+        return {"trainer": {"batch_size": 64, "val_every_n_steps": 100}, "data": {"target": "target"}}
 
     def demo_root(self, cache: Path, data: TabularDataConfig) -> Path:
         return cache / "tabular" / "sklearn-v1" / f"{data.demo_table}.{data.demo_format}"
 
-    def prepare_data(self, data: DataConfig, cache_dir: Path) -> None:
-        if data.path is None:
-            from .demo import write_demo
+    def write_demo(self, root: Path, data: TabularDataConfig) -> None:
+        from .demo import write_demo
 
-            assert isinstance(data, TabularDataConfig)
-            write_demo(self.demo_root(cache_dir, data).parent, data.demo_table)
+        write_demo(root.parent, data.demo_table)
 
-    def build_tokenizer(self, data: DataConfig, embed_dim: int):
+    def resolve_data(self, data: TabularDataConfig, cache_dir: Path) -> TabularDataConfig:
+        """``data`` with ``encoding`` fitted on the training rows (means, stds, vocabularies, the target's classes)."""
+        if data.encoding is not None:
+            return data
         from .dataset import fitted
+
+        return fitted(self.ensure_data(data, cache_dir), data)[2]
+
+    def build_tokenizer(self, data: TabularDataConfig, embed_dim: int):
         from .tokenizer import FeatureTokenizer
 
-        assert isinstance(data, TabularDataConfig)
-        encoding = data.encoding
-        if encoding is None:  # not read yet (e.g. `jepa-platform masks`): fit it as pretraining would
-            self.prepare_data(data, cache_dir())
-            encoding = fitted(self.data_root(data, cache_dir()), data)[2].encoding
-        cardinalities = [len(f.categories) + 1 for f in encoding.categorical]
-        return FeatureTokenizer(len(encoding.numeric), cardinalities, data.reg_tokens, embed_dim)
+        if data.encoding is None:
+            raise JepaError("data.encoding is not set: resolve the recipe (it fits the encoding on the training rows)")
+        cardinalities = [len(f.categories) + 1 for f in data.encoding.categorical]
+        return FeatureTokenizer(len(data.encoding.numeric), cardinalities, data.reg_tokens, embed_dim)
 
-    def build_datasets(self, data: DataConfig, cache_dir: Path) -> DatasetSplits:
+    def build_datasets(self, root: Path, data: TabularDataConfig) -> DatasetSplits:
         from .dataset import load_splits
 
-        assert isinstance(data, TabularDataConfig)
-        return load_splits(self.data_root(data, cache_dir), data)
+        return load_splits(root, data)
 
-    def downstream_task(self, task: TaskConfig, data: DataConfig, cache_dir: Path) -> DownstreamTask:
+    def downstream_task(self, root: Path, data: TabularDataConfig, task: TabularTaskConfig) -> DownstreamTask:
         """Classify or regress ``data.target`` on the pretraining split's train / val / test rows."""
-        from .dataset import build_task
+        from .task import build_task
 
-        assert isinstance(task, TabularTaskConfig) and isinstance(data, TabularDataConfig)
-        return build_task(self.data_root(data, cache_dir), data, task)
+        return build_task(root, data, task)
 
-    def baseline_data(self, task: TaskConfig, data: DataConfig, cache_dir: Path) -> BaselineData:
+    def baseline_data(self, root: Path, data: TabularDataConfig, task: TabularTaskConfig) -> BaselineData:
         """The raw columns of :meth:`downstream_task`'s rows, for gradient-boosted trees."""
-        from .dataset import baseline_data
+        from .task import baseline_data
 
-        assert isinstance(data, TabularDataConfig)
-        return baseline_data(self.data_root(data, cache_dir), data)
+        return baseline_data(root, data)
 
 
 plugin = TabularDomain()

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from jepa_platform.domain import DataConfig, Section, TaskConfig
 from pydantic import model_validator
-
-from jepa_platform.plugin import DataConfig, TaskConfig
-from jepa_platform.schema import Section
 
 ColumnType = Literal["numeric", "categorical", "datetime", "ignore"]
 DemoTable = Literal["wine", "breast_cancer", "digits", "diabetes"]

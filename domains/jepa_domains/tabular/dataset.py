@@ -6,14 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from jepa_platform.domain import DatasetSplits, JepaError, LabelSpec
 from torch.utils.data import Dataset
 
-from jepa_platform.errors import JepaError
-from jepa_platform.plugin import BaselineData, DatasetSplits, DownstreamTask, LabelSpec
-
-from .config import TabularDataConfig, TabularTaskConfig
-from .encoding import Columns, EncodedTable, encode, fit_encoding, split_columns, split_rows
-from .table import read_table
+from .config import TabularDataConfig
+from .preprocess import Columns, EncodedTable, encode, fit_encoding, split_columns, split_rows
+from .readers import read_table
 
 
 class TableDataset(Dataset):
@@ -62,9 +60,8 @@ def label_spec(data: TabularDataConfig) -> LabelSpec | None:
 
 
 def load_splits(root: Path, data: TabularDataConfig) -> DatasetSplits:
-    """Pretraining sets (train, val); the test rows stay held out. Sets ``data.encoding`` when it is unset."""
+    """Pretraining sets (train, val); the test rows stay held out."""
     columns, splits, resolved = fitted(root, data)
-    data.encoding = resolved.encoding  # the recipe carries the fitted encoding into config.yaml and the checkpoint
     labels = label_spec(resolved)
     if labels is not None and labels.regression:
         labels = None  # the online probe of pretraining classifies
@@ -73,47 +70,4 @@ def load_splits(root: Path, data: TabularDataConfig) -> DatasetSplits:
         train=TableDataset(table, splits["train"], labels is not None),
         val=TableDataset(table, splits["val"], labels is not None) if len(splits["val"]) else None,
         labels=labels,
-    )
-
-
-def task_table(root: Path, data: TabularDataConfig) -> tuple[Columns, dict[str, np.ndarray], TabularDataConfig]:
-    """The table, its rows of each split (none empty) and ``data`` with its encoding, for a downstream task."""
-    if data.target is None:
-        raise JepaError(f"{root}: a downstream task needs a target column: set data.target (--data.target COLUMN)")
-    columns, splits, resolved = fitted(root, data)
-    for split in ("val", "test"):
-        if len(splits[split]) == 0:
-            raise JepaError(f"{root}: the {split} split is empty; raise data.{split}_fraction")
-    return columns, splits, resolved
-
-
-def build_task(root: Path, data: TabularDataConfig, task: TabularTaskConfig) -> DownstreamTask:
-    """Predict ``data.target`` (classes or values) on the same train / val / test rows as pretraining."""
-    columns, splits, resolved = task_table(root, data)
-    labels = label_spec(resolved)
-    if labels is None:
-        raise JepaError(f"{root}: data.encoding was fitted without a target; it cannot encode '{data.target}'")
-    metric = task.metric or ("rmse" if labels.regression else "accuracy")
-    table = encode(columns, resolved.encoding)
-    sets = {split: TableDataset(table, index, True) for split, index in splits.items()}
-    name = f"{task.name} ({root.stem})"  # the table names the results
-    return DownstreamTask(name, labels, metric, resolved, sets["train"], sets["val"], sets["test"])
-
-
-def baseline_data(root: Path, data: TabularDataConfig) -> BaselineData:
-    """The task's rows as raw numbers and category indices (NaN where missing), split as in :func:`build_task`."""
-    columns, splits, resolved = task_table(root, data)
-    encoding = resolved.encoding
-    table = encode(columns, encoding)
-    numeric = columns.features[[f.name for f in encoding.numeric]].to_numpy(np.float64)
-    codes = table.categorical.astype(np.float64)
-    codes[table.missing[:, len(encoding.numeric):]] = np.nan
-    features = np.concatenate([numeric, codes], axis=1)
-    categorical = np.arange(features.shape[1]) >= numeric.shape[1]
-    if table.label is None:
-        raise JepaError(f"{root}: data.encoding was fitted without a target; it cannot encode '{data.target}'")
-    return BaselineData(
-        features={split: features[index] for split, index in splits.items()},
-        labels={split: table.label[index] for split, index in splits.items()},
-        categorical=categorical,
     )

@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..checkpoint import atomic_write_text
+from ..domain.contract import BaselineData, LabelSpec, cache_dir
+from ..domain.registry import load_domain
 from ..errors import JepaError
-from ..plugin import BaselineData, LabelSpec, cache_dir
-from ..registry import load_domain
-from ..train import CONFIG_FILE
+from ..runs.atomic import atomic_write_text
+from ..runs.folder import CONFIG_FILE, refuse_existing
 from .config import BaselineConfig, DownstreamRecipe
 from .metrics import evaluate
 from .results import RESULTS_FILE, ROW_FILE, markdown_row
@@ -69,13 +69,12 @@ def scores(trees: Any, raw: BaselineData, split: str, labels: LabelSpec) -> dict
 
 def run_baseline(recipe: DownstreamRecipe, seeds: list[int], out: Path) -> dict[str, Any]:
     """Fit and score the trees once per seed; the results (mean test metrics and each seed's), written to ``out``."""
-    if (out / RESULTS_FILE).exists():
-        raise JepaError(f"{out} already holds a run; choose another --out")
+    refuse_existing(out, RESULTS_FILE)
     plugin = load_domain(recipe.domain)
-    plugin.prepare_data(recipe.data, cache_dir())
-    task = plugin.downstream_task(recipe.task, recipe.data, cache_dir())
+    root = plugin.ensure_data(recipe.data, cache_dir())
+    task = plugin.downstream_task(root, recipe.data, recipe.task)
     check_metric(task)
-    raw = plugin.baseline_data(recipe.task, recipe.data, cache_dir())
+    raw = plugin.baseline_data(root, recipe.data, recipe.task)
     per_seed = []
     for seed in seeds:
         trees = fit_trees(raw, task.labels, recipe.baseline, seed)

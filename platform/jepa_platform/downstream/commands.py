@@ -69,7 +69,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from ..pretrained import export_encoder
+    from .pretrained import export_encoder
 
     out = export_encoder(args.checkpoint, args.out, args.encoder)
     print(f"Exported the {args.encoder} encoder of {args.checkpoint} to {out}")
@@ -86,19 +86,15 @@ def run_report(args: argparse.Namespace) -> int:
 
 def run_baseline_command(args: argparse.Namespace, extra: list[str]) -> int:
     """``baseline``; ``extra`` holds recipe overrides."""
-    from ..cli import split_overrides
+    from ..config import command_overrides
     from ..errors import JepaError
-    from ..recipe import deep_merge, parse_overrides
     from .baseline import run_baseline
     from .config import resolve_downstream
     from .results import report_table
 
     if args.seeds < 1:
         raise JepaError(f"--seeds must be at least 1, got {args.seeds}")
-    overrides = parse_overrides(split_overrides(extra))
-    if args.data is not None:
-        overrides = deep_merge(overrides, {"data": {"path": args.data}})
-    recipe, _ = resolve_downstream(args.recipe, overrides, None)
+    recipe, _ = resolve_downstream(args.recipe, command_overrides(extra, data=args.data), None)
     if args.print_config:
         print(recipe.to_yaml(), end="")
         return 0
@@ -113,21 +109,17 @@ def run_baseline_command(args: argparse.Namespace, extra: list[str]) -> int:
 
 def run_train(args: argparse.Namespace, extra: list[str]) -> int:
     """``probe`` or ``finetune``; ``extra`` holds recipe overrides."""
-    from ..cli import split_overrides
-    from ..recipe import deep_merge, parse_overrides
+    from ..config import command_overrides
     from .config import resolve_downstream
     from .results import markdown_row
     from .run import run_downstream
 
     named: dict = {}
-    if args.data is not None:
-        named["data"] = {"path": args.data}
     if args.seed is not None:
         named["seed"] = args.seed
     if args.encoder is not None:
         named["encoder"] = args.encoder
-    overrides = deep_merge(parse_overrides(split_overrides(extra)), named)
-    recipe, pretrained = resolve_downstream(args.recipe, overrides, args.checkpoint)
+    recipe, pretrained = resolve_downstream(args.recipe, command_overrides(extra, named, args.data), args.checkpoint)
     if args.print_config:
         print(recipe.to_yaml(), end="")
         return 0

@@ -10,21 +10,18 @@ has the architecture pretraining builds for the same data.
 
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import ValidationError, create_model, model_validator
+from pydantic import model_validator
 
+from ..config import Section, deep_merge, read_yaml, validate, with_sections
+from ..domain.contract import DomainPlugin, TaskConfig
+from ..domain.registry import load_domain
 from ..errors import JepaError
-from ..network import ModelConfig
-from ..plugin import DataConfig, DomainPlugin, TaskConfig
-from ..pretrained import Pretrained, Which, read_pretrained
-from ..recipe import deep_merge, explain, read_yaml, resolve_recipe
-from ..registry import load_domain
-from ..schema import Section
+from ..pretrain.config import DomainRecipe, resolve_recipe
 from .heads import HeadKind
+from .pretrained import Pretrained, Which, read_pretrained
 
 Mode = Literal["probe", "finetune"]
 
@@ -113,38 +110,23 @@ class DownstreamTrainerConfig(Section):
         return self
 
 
-class DownstreamRecipe(Section):
+class DownstreamRecipe(DomainRecipe):
     """A whole downstream recipe; ``task`` and ``data`` are replaced by the domain's section models."""
 
-    domain: str
-    seed: int = 0
     encoder: Which = "target"
     task: TaskConfig
     probe: ProbeConfig = ProbeConfig()
     finetune: FinetuneConfig = FinetuneConfig()
     baseline: BaselineConfig = BaselineConfig()
     trainer: DownstreamTrainerConfig = DownstreamTrainerConfig()
-    model: ModelConfig = ModelConfig()
-    data: DataConfig = DataConfig()
 
     def stage(self, mode: Mode) -> ProbeConfig:
         return self.probe if mode == "probe" else self.finetune
 
-    def to_dict(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
-
-    def to_yaml(self) -> str:
-        return yaml.safe_dump(self.to_dict(), sort_keys=False)
-
-
-@cache
-def _model_for(name: str, task: type[TaskConfig], data: type[DataConfig]) -> type[DownstreamRecipe]:
-    return create_model(f"DownstreamRecipe_{name}", __base__=DownstreamRecipe, task=(task, ...), data=(data, data()))
-
 
 def downstream_model(plugin: DomainPlugin) -> type[DownstreamRecipe]:
     """The :class:`DownstreamRecipe` model with the plugin's ``task`` and ``data`` sections."""
-    return _model_for(plugin.name, plugin.task_config, plugin.data_config)
+    return with_sections(DownstreamRecipe, plugin.name, task=plugin.task_config, data=plugin.data_config)
 
 
 def _section(upper: dict[str, Any], key: str) -> dict[str, Any]:
@@ -198,7 +180,4 @@ def resolve_downstream(
         pretraining = resolve_recipe(str(domain), None, {"model": model_keys, "data": data_keys}).to_dict()
         architecture = {"model": pretraining["model"], "data": pretraining["data"]}
     schema = downstream_model(load_domain(str(domain)))
-    try:
-        return schema.model_validate({**upper, "domain": domain, **architecture}), pretrained
-    except ValidationError as exc:
-        raise JepaError(explain(exc, schema)) from None
+    return validate(schema, {**upper, "domain": domain, **architecture}), pretrained

@@ -16,7 +16,7 @@ from typing import Literal
 import torch
 from torchmetrics.functional.classification import binary_auroc
 
-from ..plugin import LabelSpec
+from ..domain.contract import LabelSpec
 
 LOWER_IS_BETTER = frozenset({"rmse", "mae"})
 

@@ -15,9 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..domain.contract import DownstreamTask
 from ..errors import JepaError
-from ..network import Encoder
-from ..plugin import DownstreamTask
+from ..model import Encoder
 from ..schedules import warmup_cosine
 from .config import DownstreamRecipe, FinetuneConfig, Mode
 from .metrics import Evaluation, average_by_group, evaluate

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..config import read_json
 from ..errors import JepaError
 from .metrics import Evaluation
 
@@ -54,10 +54,7 @@ def read_results(run: Path) -> dict[str, Any]:
     path = run / RESULTS_FILE
     if not path.is_file():
         raise JepaError(f"{run} holds no {RESULTS_FILE} (not a finished probe, finetune or baseline run)")
-    try:
-        results = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise JepaError(f"{path}: not valid JSON: {exc}") from exc
+    results = read_json(path)
     missing = [key for key in ("task", "method", "init", "metric", "value") if key not in results]
     if missing:
         raise JepaError(f"{path}: missing keys {missing}")

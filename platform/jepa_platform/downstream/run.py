@@ -16,25 +16,20 @@ import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
 from torch.utils.data import DataLoader, Dataset
 
-from ..checkpoint import AtomicCheckpointIO, atomic_write_text
+from ..domain.contract import DownstreamTask, cache_dir
+from ..domain.registry import load_domain
 from ..errors import JepaError
-from ..plugin import DownstreamTask
-from ..pretrained import Pretrained, build_encoder, load_weights
-from ..registry import load_domain
-from ..tracking import flatten, make_logger
-from ..train import CONFIG_FILE, cache_dir, quiet_library_chatter
+from ..runs.atomic import AtomicCheckpointIO, atomic_write_text
+from ..runs.folder import CONFIG_FILE, quiet_library_chatter, refuse_existing
+from ..runs.tracking import flatten, make_logger
 from .config import DownstreamRecipe, FinetuneConfig, Mode
 from .heads import build_head
 from .metrics import LOWER_IS_BETTER, direction
 from .model import DownstreamModule
+from .pretrained import Pretrained, build_encoder, load_weights
 from .results import PER_CLASS_FILE, RESULTS_FILE, ROW_FILE, markdown_row, method_name, per_class_csv
 
 BEST_CHECKPOINT = Path("checkpoints") / "best.ckpt"
-
-
-def check_run_folder(out: Path) -> None:
-    if (out / RESULTS_FILE).exists() or (out / BEST_CHECKPOINT).exists():
-        raise JepaError(f"{out} already holds a run; choose another --out")
 
 
 def load_probe_head(head: torch.nn.Module, run: Path, task: DownstreamTask, kind: str) -> None:
@@ -93,13 +88,12 @@ def loader(dataset: Dataset, batch_size: int, num_workers: int, train: bool, see
 
 def run_downstream(recipe: DownstreamRecipe, mode: Mode, pretrained: Pretrained | None, out: Path) -> dict[str, Any]:
     """Probe or fine-tune ``pretrained`` (random init when ``None``) as ``recipe`` says; the results of the test set."""
-    check_run_folder(out)
+    refuse_existing(out, RESULTS_FILE, BEST_CHECKPOINT)
     quiet_library_chatter()
     plugin = load_domain(recipe.domain)
     stage = recipe.stage(mode)
     L.seed_everything(recipe.seed, workers=True, verbose=False)
-    plugin.prepare_data(recipe.data, cache_dir())
-    task = plugin.downstream_task(recipe.task, recipe.data, cache_dir())
+    task = plugin.downstream_task(plugin.ensure_data(recipe.data, cache_dir()), recipe.data, recipe.task)
     for split in ("train", "val", "test"):
         if len(getattr(task, split)) == 0:
             raise JepaError(f"task '{task.name}': the {split} set is empty")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 import torch
 
+from ..domain.tokens import TokenGrid
 from ..errors import JepaError
-from ..tokens import TokenGrid
 
 
 @dataclass
@@ -30,20 +30,32 @@ class Masks:
 
 
 class MaskStrategy(ABC):
-    """Samples :class:`Masks` for a batch on a grid, as its recipe section ``config`` says."""
+    """Samples :class:`Masks` for a batch on a grid, as its recipe section ``config`` says.
+
+    Attributes:
+        name: The ``masking.strategy`` name, for messages.
+        grid_axes: The ordered grid the strategy needs (``1``: time, ``2``: a plane, ``3``: time × plane),
+            or ``None`` for any grid, unordered sets included.
+    """
+
+    name: ClassVar[str]
+    grid_axes: ClassVar[int | None] = None
 
     def __init__(self, config: Any) -> None:
         self.config = config
 
-    @abstractmethod
     def sample(
-        self,
-        grid: TokenGrid,
-        batch_size: int,
-        generator: torch.Generator,
-        valid: torch.Tensor | None = None,
+        self, grid: TokenGrid, batch_size: int, generator: torch.Generator, valid: torch.Tensor | None = None
     ) -> Masks:
         """Masks for ``batch_size`` samples; ``valid`` (``B × N`` bool) excludes tokens from both roles."""
+        if self.grid_axes is not None and (grid.ndim != self.grid_axes or not grid.ordered):
+            kind = {1: "a 1-D time grid", 2: "a 2-D grid", 3: "a 3-D time × height × width grid"}[self.grid_axes]
+            raise JepaError(f"masking.strategy '{self.name}' needs {kind}, got grid shape {grid.shape}")
+        return self.draw(grid, batch_size, generator, valid)
+
+    @abstractmethod
+    def draw(self, grid: TokenGrid, batch_size: int, generator: torch.Generator, valid: torch.Tensor | None) -> Masks:
+        """:meth:`sample` on a grid the strategy accepts."""
 
 
 STRATEGIES: dict[str, Callable[..., MaskStrategy]] = {}
@@ -53,6 +65,7 @@ def register_strategy(name: str) -> Callable[[type], type]:
     """Class decorator adding a strategy to :data:`STRATEGIES` under ``name``."""
 
     def add(cls: type) -> type:
+        cls.name = name
         STRATEGIES[name] = cls
         return cls
 

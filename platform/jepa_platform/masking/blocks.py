@@ -15,11 +15,11 @@ import math
 from typing import Literal
 
 import torch
-from pydantic import model_validator
+from pydantic import PositiveInt, model_validator
 
+from ..config import Section
+from ..domain.tokens import TokenGrid
 from ..errors import JepaError
-from ..schema import Section
-from ..tokens import TokenGrid
 from .base import (
     Masks,
     MaskStrategy,
@@ -104,12 +104,12 @@ class MultiBlockMaskingConfig(Section):
     """
 
     strategy: Literal["multiblock"] = "multiblock"
-    num_blocks: int = 4
+    num_blocks: PositiveInt = 4
     target_scale: tuple[float, float] = (0.15, 0.2)
     target_aspect: tuple[float, float] = (0.75, 1.5)
     context_scale: tuple[float, float] = (0.85, 1.0)
     context_aspect: tuple[float, float] = (1.0, 1.0)
-    min_context: int = 10
+    min_context: PositiveInt = 10
 
     @model_validator(mode="after")
     def _check(self) -> "MultiBlockMaskingConfig":
@@ -117,8 +117,6 @@ class MultiBlockMaskingConfig(Section):
         check_range("context_scale", self.context_scale, 0.0, 1.0)
         check_range("target_aspect", self.target_aspect, 0.0)
         check_range("context_aspect", self.context_aspect, 0.0)
-        if self.num_blocks < 1 or self.min_context < 1:
-            raise ValueError("num_blocks and min_context must be at least 1")
         return self
 
 
@@ -132,15 +130,9 @@ class MultiBlockMasking(MaskStrategy):
     whole grid instead; contexts are cut to the batch minimum (see :func:`cut_to_fewest`).
     """
 
-    def sample(
-        self,
-        grid: TokenGrid,
-        batch_size: int,
-        generator: torch.Generator,
-        valid: torch.Tensor | None = None,
-    ) -> Masks:
-        if grid.ndim != 2 or not grid.ordered:
-            raise JepaError(f"masking.strategy 'multiblock' needs a 2-D grid, got grid shape {grid.shape}")
+    grid_axes = 2
+
+    def draw(self, grid: TokenGrid, batch_size: int, generator: torch.Generator, valid: torch.Tensor | None) -> Masks:
         cfg, (height, width), n = self.config, grid.shape, grid.num_tokens
         place_on = None if valid is None else all_valid(grid, batch_size, valid, generator.device)
         valid = place_on if place_on is not None else all_valid(grid, batch_size, None, generator.device)
@@ -170,15 +162,13 @@ class TubeGeneratorConfig(Section):
     spatial_scale: tuple[float, float] = (0.15, 0.15)
     temporal_scale: tuple[float, float] = (1.0, 1.0)
     aspect: tuple[float, float] = (0.75, 1.5)
-    num_blocks: int = 8
+    num_blocks: PositiveInt = 8
 
     @model_validator(mode="after")
     def _check(self) -> "TubeGeneratorConfig":
         check_range("spatial_scale", self.spatial_scale, 0.0, 1.0)
         check_range("temporal_scale", self.temporal_scale, 0.0, 1.0)
         check_range("aspect", self.aspect, 0.0)
-        if self.num_blocks < 1:
-            raise ValueError("num_blocks must be at least 1")
         return self
 
 
@@ -194,7 +184,7 @@ class TubeMaskingConfig(Section):
 
     strategy: Literal["tubes"] = "tubes"
     generators: list[TubeGeneratorConfig] = [TubeGeneratorConfig()]
-    min_context: int = 10
+    min_context: PositiveInt = 10
 
     @model_validator(mode="after")
     def _check(self) -> "TubeMaskingConfig":
@@ -212,15 +202,9 @@ class TubeMasking(MaskStrategy):
     back to the context; contexts are cut to the batch minimum the same way.
     """
 
-    def sample(
-        self,
-        grid: TokenGrid,
-        batch_size: int,
-        generator: torch.Generator,
-        valid: torch.Tensor | None = None,
-    ) -> Masks:
-        if grid.ndim != 3 or not grid.ordered:
-            raise JepaError(f"masking.strategy 'tubes' needs a 3-D time × height × width grid, got {grid.shape}")
+    grid_axes = 3
+
+    def draw(self, grid: TokenGrid, batch_size: int, generator: torch.Generator, valid: torch.Tensor | None) -> Masks:
         cfg, (duration, height, width), n = self.config, grid.shape, grid.num_tokens
         place_on = None if valid is None else all_valid(grid, batch_size, valid, generator.device)
         valid = place_on if place_on is not None else all_valid(grid, batch_size, None, generator.device)

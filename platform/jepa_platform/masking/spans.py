@@ -9,11 +9,11 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
-from pydantic import model_validator
+from pydantic import PositiveInt, model_validator
 
+from ..config import Section
+from ..domain.tokens import TokenGrid
 from ..errors import JepaError
-from ..schema import Section
-from ..tokens import TokenGrid
 from .base import (
     Masks,
     MaskStrategy,
@@ -29,11 +29,6 @@ from .base import (
 )
 
 
-def _check_time_axis(name: str, grid: TokenGrid) -> None:
-    if grid.ndim != 1 or not grid.ordered:
-        raise JepaError(f"masking.strategy '{name}' needs a 1-D time grid, got grid shape {grid.shape}")
-
-
 class SpanMaskingConfig(Section):
     """Contiguous target spans on a 1-D time grid; the context is what the spans leave.
 
@@ -43,17 +38,15 @@ class SpanMaskingConfig(Section):
 
     strategy: Literal["spans"] = "spans"
     keep_ratio: tuple[float, float] = (0.15, 0.25)
-    num_spans: int = 4
-    min_block: int = 10
-    min_context: int = 4
+    num_spans: PositiveInt = 4
+    min_block: PositiveInt = 10
+    min_context: PositiveInt = 4
 
     @model_validator(mode="after")
     def _check(self) -> "SpanMaskingConfig":
         lo, hi = self.keep_ratio
         if not 0.0 < lo <= hi < 1.0:
             raise ValueError(f"keep_ratio must satisfy 0 < low <= high < 1, got {self.keep_ratio}")
-        if self.num_spans < 1 or self.min_block < 1 or self.min_context < 1:
-            raise ValueError("num_spans, min_block and min_context must be at least 1")
         return self
 
 
@@ -70,14 +63,9 @@ class SpanMasking(MaskStrategy):
     ``min_block`` only when a padded sample has too few valid tokens for them.
     """
 
-    def sample(
-        self,
-        grid: TokenGrid,
-        batch_size: int,
-        generator: torch.Generator,
-        valid: torch.Tensor | None = None,
-    ) -> Masks:
-        _check_time_axis("spans", grid)
+    grid_axes = 1
+
+    def draw(self, grid: TokenGrid, batch_size: int, generator: torch.Generator, valid: torch.Tensor | None) -> Masks:
         cfg, device, n, padded = self.config, generator.device, grid.num_tokens, valid is not None
         valid = all_valid(grid, batch_size, valid, device)
         num_valid = valid.sum(dim=1)
@@ -117,15 +105,13 @@ class FutureChunkMaskingConfig(Section):
     strategy: Literal["future_chunks"] = "future_chunks"
     context_share: tuple[float, float] = (0.25, 0.5)
     chunk_share: tuple[float, float] = (0.125, 0.25)
-    num_chunks: int = 2
-    min_context: int = 1
+    num_chunks: PositiveInt = 2
+    min_context: PositiveInt = 1
 
     @model_validator(mode="after")
     def _check(self) -> "FutureChunkMaskingConfig":
         check_range("context_share", self.context_share, 0.0, 1.0)
         check_range("chunk_share", self.chunk_share, 0.0, 1.0)
-        if self.num_chunks < 1 or self.min_context < 1:
-            raise ValueError("num_chunks and min_context must be at least 1")
         if self.context_share[1] + self.num_chunks * self.chunk_share[1] > 1.0:
             raise ValueError(
                 f"context_share {self.context_share[1]} + num_chunks {self.num_chunks} x chunk_share "
@@ -143,14 +129,9 @@ class FutureChunkMasking(MaskStrategy):
     first token can be context and the last a target.
     """
 
-    def sample(
-        self,
-        grid: TokenGrid,
-        batch_size: int,
-        generator: torch.Generator,
-        valid: torch.Tensor | None = None,
-    ) -> Masks:
-        _check_time_axis("future_chunks", grid)
+    grid_axes = 1
+
+    def draw(self, grid: TokenGrid, batch_size: int, generator: torch.Generator, valid: torch.Tensor | None) -> Masks:
         cfg, device, padded = self.config, generator.device, valid is not None
         valid = all_valid(grid, batch_size, valid, device)
         num_valid = valid.sum(dim=1)

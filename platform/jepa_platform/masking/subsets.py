@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
-from pydantic import model_validator
+from pydantic import PositiveInt, model_validator
 
+from ..config import Section
+from ..domain.tokens import TokenGrid
 from ..errors import JepaError
-from ..schema import Section
-from ..tokens import TokenGrid
 from .base import Masks, MaskStrategy, all_valid, check_range, random_keys, register_strategy, uniforms
 
 
@@ -27,16 +27,14 @@ class FeatureSubsetMaskingConfig(Section):
     strategy: Literal["feature_subsets"] = "feature_subsets"
     context_share: tuple[float, float] = (0.2, 0.4)
     target_share: tuple[float, float] = (0.1, 0.15)
-    num_targets: int = 4
+    num_targets: PositiveInt = 4
     disjoint_targets: bool = True
-    min_context: int = 1
+    min_context: PositiveInt = 1
 
     @model_validator(mode="after")
     def _check(self) -> "FeatureSubsetMaskingConfig":
         check_range("context_share", self.context_share, 0.0, 1.0)
         check_range("target_share", self.target_share, 0.0, 1.0)
-        if self.num_targets < 1 or self.min_context < 1:
-            raise ValueError("num_targets and min_context must be at least 1")
         parts = self.num_targets if self.disjoint_targets else 1
         if self.context_share[1] + parts * self.target_share[1] > 1.0:
             raise ValueError(
@@ -55,13 +53,7 @@ class FeatureSubsetMasking(MaskStrategy):
     never meet each other either.
     """
 
-    def sample(
-        self,
-        grid: TokenGrid,
-        batch_size: int,
-        generator: torch.Generator,
-        valid: torch.Tensor | None = None,
-    ) -> Masks:
+    def draw(self, grid: TokenGrid, batch_size: int, generator: torch.Generator, valid: torch.Tensor | None) -> Masks:
         cfg = self.config
         valid = all_valid(grid, batch_size, valid, generator.device)
         fewest = int(valid.sum(dim=1).min())

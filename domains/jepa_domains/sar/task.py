@@ -1,0 +1,47 @@
+"""The k-shot classification task on class folders (MSTAR SOC): seeded shots per class, a validation pick, every test chip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from jepa_platform.domain import DownstreamTask, JepaError, LabelSpec
+
+from .config import SARDataConfig, SARTaskConfig
+from .dataset import ChipDataset, is_mstar_layout, load_chips
+
+
+def build_task(root: Path, data: SARDataConfig, task: SARTaskConfig) -> DownstreamTask:
+    """Classify the classes: ``task.shots`` chips per class (seeded) from ``train_dir`` to train,
+    ``task.val_per_class`` other ones to select the model, every chip of ``test_dir`` to test."""
+    if not is_mstar_layout(root, data) or not (root / data.test_dir).is_dir():
+        raise JepaError(f"{root}: a SAR task needs class folders under '{data.train_dir}' and '{data.test_dir}'")
+    train = load_chips(root / data.train_dir, data, classes=True)
+    test = load_chips(root / data.test_dir, data, classes=True)
+    if train.classes != test.classes:
+        raise JepaError(
+            f"{root}: classes of {data.train_dir} {list(train.classes)} differ from {data.test_dir} {list(test.classes)}"
+        )
+    assert train.labels is not None
+    rng = np.random.default_rng(task.seed)
+    keys = rng.random(len(train.labels))  # a random rank within each class picks the shots
+    labels = train.labels.numpy()
+    order = np.lexsort((keys, labels))
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order)) - np.searchsorted(labels[order], labels[order])
+    counts = np.bincount(labels, minlength=len(train.classes))
+    shots = task.shots if task.shots is not None else int(counts.min()) - task.val_per_class
+    if counts.min() < shots + task.val_per_class or shots < 1:
+        raise JepaError(
+            f"{root / data.train_dir}: a class has {counts.min()} chips; task.shots ({task.shots}) "
+            f"+ task.val_per_class ({task.val_per_class}) need more"
+        )
+    train_index = np.flatnonzero(rank < shots)
+    val_index = np.flatnonzero((rank >= shots) & (rank < shots + task.val_per_class))
+    spec = LabelSpec(train.classes, multilabel=False)
+    name = f"{task.name}-{shots}shot-seed{task.seed}"
+    return DownstreamTask(
+        name, spec, "accuracy", data,
+        ChipDataset(train, train_index, True), ChipDataset(train, val_index, True),
+        ChipDataset(test, np.arange(len(test.amplitude)), True),
+    )

@@ -1,0 +1,1 @@
+"""Data for pretraining: the shared DataModule, `prepare` (raw files to shards) and the shard reader."""

@@ -1,0 +1,51 @@
+"""The plugin API: everything a domain plugin imports from the core, and nothing else.
+
+A plugin's modules import from ``jepa_platform.domain`` alone. The names that
+need torch (the token grid, tokenizers, target functions) are imported on
+first use, so a plugin's light ``__init__`` keeps ``jepa-platform domains
+list`` fast.
+"""
+
+from typing import TYPE_CHECKING, Any
+
+from ..config import Section
+from ..errors import JepaError
+from .contract import (
+    BaselineData,
+    DataConfig,
+    DatasetSplits,
+    DomainPlugin,
+    DownstreamTask,
+    LabelSpec,
+    Metric,
+    PreparedSamples,
+    PrepareSource,
+    TaskConfig,
+    cache_dir,
+)
+from .registry import ENTRY_POINT_GROUP, list_domains, load_domain
+from .splits import holdout_mask, in_holdout
+
+if TYPE_CHECKING:
+    from .targets import TargetFunction
+    from .tokens import TokenBatch, TokenGrid, Tokenizer
+
+_LAZY = {"TokenBatch": "tokens", "TokenGrid": "tokens", "Tokenizer": "tokens", "TargetFunction": "targets"}
+
+__all__ = [
+    "ENTRY_POINT_GROUP", "BaselineData", "DataConfig", "DatasetSplits", "DomainPlugin", "DownstreamTask",
+    "JepaError", "LabelSpec", "Metric", "PrepareSource", "PreparedSamples", "Section", "TargetFunction",
+    "TaskConfig", "TokenBatch", "TokenGrid", "Tokenizer", "cache_dir", "holdout_mask", "in_holdout",
+    "list_domains", "load_domain",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """The torch-backed names of :data:`_LAZY`, imported when first asked for."""
+    if name in _LAZY:
+        from importlib import import_module
+
+        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,287 @@
+"""The domain plugin contract.
+
+A domain (ECG, EEG, SAR, ...) is an object registered under the entry-point
+group ``jepa_platform.domains``. Built-in domains register the same way a
+third-party package does::
+
+    [project.entry-points."jepa_platform.domains"]
+    audio = "my_package:plugin"
+
+This module stays light (no torch import) so ``jepa-platform domains list``
+is fast; heavy imports belong inside the plugin's methods.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar, get_args, get_origin
+
+from ..config import Section
+from ..errors import JepaError
+
+if TYPE_CHECKING:
+    import numpy as np
+    from torch.utils.data import Dataset
+
+    from .targets import TargetFunction
+    from .tokens import Tokenizer
+
+
+def cache_dir() -> Path:
+    """Where domains keep generated demo data: ``$JEPA_PLATFORM_CACHE`` or ``~/.cache/jepa-platform``."""
+    return Path(os.environ.get("JEPA_PLATFORM_CACHE", Path.home() / ".cache" / "jepa-platform"))
+
+
+class DataConfig(Section):
+    """The ``data`` recipe section; plugins subclass it with their own keys."""
+
+    path: str | None = None
+    """Raw data folder or file; ``None`` uses the domain's embedded demo data."""
+
+
+@dataclass(frozen=True)
+class LabelSpec:
+    """What the ``label`` entries of a dataset's samples mean.
+
+    Args:
+        names: Class names, in the order of the label vector / class index; for regression, the target names.
+        multilabel: ``True``: labels are float multi-hot vectors; ``False``: int64 class indices.
+        regression: ``True``: labels are float values in their own units (a scalar for one
+            target, a vector for several); ``multilabel`` is then ``False``.
+    """
+
+    names: tuple[str, ...]
+    multilabel: bool
+    regression: bool = False
+
+
+@dataclass
+class DatasetSplits:
+    """Datasets of samples for pretraining; ``val`` may be ``None``.
+
+    When ``labels`` is given, samples are dicts carrying a ``label`` entry, and
+    an online probe reports how linearly readable the embeddings are.
+    """
+
+    train: "Dataset"
+    val: "Dataset | None" = None
+    labels: LabelSpec | None = None
+
+
+@dataclass
+class PrepareSource:
+    """What ``jepa-platform prepare`` converts into shards.
+
+    Args:
+        items: Picklable units of work (a raw file, a record), in a deterministic order;
+            ``str(item)`` names the input in error messages.
+        labels: What the samples' ``label`` entries mean, when they have one.
+        unit: What an item is, for the progress bar (``record``, ``file``).
+    """
+
+    items: list[Any]
+    labels: LabelSpec | None = None
+    unit: str = "item"
+
+
+@dataclass
+class PreparedSamples:
+    """The samples one raw item gives (possibly none), each array with a leading axis of that count.
+
+    Args:
+        samples: What a batch holds (e.g. ``signal``, ``lead_present``, ``label``): numeric arrays.
+        meta: Kept beside them for tracing and selection (source file, window, fold): numeric or string arrays.
+        split: ``train``, ``val`` or another name (held out from pretraining), per sample.
+    """
+
+    samples: dict[str, "np.ndarray"]
+    meta: dict[str, "np.ndarray"]
+    split: "np.ndarray"
+
+
+class TaskConfig(Section):
+    """The ``task`` section of a downstream recipe; plugins subclass it with their own keys."""
+
+    name: str
+    """Which of the domain's labelled tasks (e.g. a PTB-XL label set)."""
+
+
+Metric = Literal["macro_auc", "accuracy", "balanced_accuracy", "macro_f1", "rmse", "mae", "r2"]
+
+
+@dataclass
+class DownstreamTask:
+    """A domain's labelled task, ready to probe or fine-tune an encoder on.
+
+    Samples are dicts like the pretraining samples, of the geometry of ``data``,
+    plus ``label`` (see :class:`LabelSpec`) and ``group``: an int naming the
+    example a sample is a view of. At evaluation the logits of an example's
+    views are averaged (e.g. sliding windows over a long record).
+
+    Args:
+        name: The task as results name it (e.g. ``ptbxl-all``).
+        labels: The classes, and whether the task is multi-label.
+        metric: Selects the model (early stopping) and is the reported result.
+        data: The ``data`` section of one view; the encoder's tokenizer is built from it.
+        train: One view per example and access (e.g. a random crop).
+        val: Every view of the validation examples.
+        test: Every view of the test examples.
+    """
+
+    name: str
+    labels: LabelSpec
+    metric: Metric
+    data: DataConfig
+    train: "Dataset"
+    val: "Dataset"
+    test: "Dataset"
+
+
+@dataclass
+class BaselineData:
+    """A task's examples as raw feature columns, for a classical baseline (gradient-boosted trees).
+
+    Args:
+        features: ``train``, ``val`` and ``test``: ``examples × features`` floats, NaN where missing.
+        labels: The same splits' targets: class indices, or values in their own units (regression).
+        categorical: Per feature column, whether it holds category indices.
+    """
+
+    features: dict[str, "np.ndarray"]
+    labels: dict[str, "np.ndarray"]
+    categorical: "np.ndarray"
+
+
+DataT = TypeVar("DataT", bound=DataConfig)
+TaskT = TypeVar("TaskT", bound=TaskConfig)
+
+
+class DomainPlugin(ABC, Generic[DataT, TaskT]):
+    """What a domain supplies to the core, typed by its own ``data`` and ``task`` sections.
+
+    A plugin subclasses ``DomainPlugin[MyDataConfig, MyTaskConfig]``; those
+    classes become its :attr:`data_config` and :attr:`task_config`, and every
+    hook receives validated sections of those types. The core resolves where
+    the data lives (``data.path``, or the demo data it writes once into the
+    cache) and hands the hooks that ``root``.
+
+    Attributes:
+        name: The ``--domain`` name.
+        description: One line for ``jepa-platform domains list``.
+        data_config: The pydantic model of the recipe's ``data`` section.
+        task_config: The pydantic model of a downstream recipe's ``task`` section.
+        requires: Modules the plugin's methods import (its readers); when one is missing,
+            the domain stops with ``install_hint`` before any work starts.
+        install_hint: How to install them, e.g. ``pip install 'jepa-platform[ecg]'``.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    requires: ClassVar[tuple[str, ...]] = ()
+    install_hint: ClassVar[str] = ""
+    data_config: type[DataT] = DataConfig  # type: ignore[assignment]
+    task_config: type[TaskT] = TaskConfig  # type: ignore[assignment]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Take ``data_config`` and ``task_config`` from ``DomainPlugin[DataT, TaskT]`` unless set explicitly."""
+        super().__init_subclass__(**kwargs)
+        for base in getattr(cls, "__orig_bases__", ()):
+            if get_origin(base) is DomainPlugin:
+                data, task = get_args(base)
+                if isinstance(data, type) and "data_config" not in cls.__dict__:
+                    cls.data_config = data
+                if isinstance(task, type) and "task_config" not in cls.__dict__:
+                    cls.task_config = task
+
+    # ------------------------------------------------------------ recipes
+    def default_recipe(self) -> dict[str, Any]:
+        """Recipe defaults for this domain (model size, masking, objective...)."""
+        return {}
+
+    def demo_recipe(self) -> dict[str, Any]:
+        """Overrides applied when no data path is given (small and fast on a CPU)."""
+        return {}
+
+    def resolve_data(self, data: DataT, cache_dir: Path) -> DataT:
+        """``data`` with the settings derived from the data itself filled in (e.g. a table's encoding).
+
+        Runs once when the recipe is resolved; the recipe is final afterwards, so
+        the run's ``config.yaml`` and checkpoint carry these settings and nothing
+        changes them while data loads. Default: ``data`` unchanged (no data read).
+        """
+        return data
+
+    # --------------------------------------------------------------- data
+    def demo_root(self, cache_dir: Path, data: DataT) -> Path:
+        """Where the demo data of this configuration lives in ``cache_dir``; domains with demo data override it."""
+        raise JepaError(f"domain '{self.name}' has no demo data; give --data")
+
+    def write_demo(self, root: Path, data: DataT) -> None:
+        """Write the demo data set into ``root`` unless it is there already (see :meth:`demo_root`)."""
+
+    def data_root(self, data: DataT, cache_dir: Path) -> Path:
+        """The data ``data`` points at: ``data.path``, or the demo data in ``cache_dir``."""
+        return Path(data.path).expanduser() if data.path is not None else self.demo_root(cache_dir, data)
+
+    def ensure_data(self, data: DataT, cache_dir: Path) -> Path:
+        """:meth:`data_root`, with the demo data written first when ``data.path`` is unset."""
+        root = self.data_root(data, cache_dir)
+        if data.path is None:
+            self.write_demo(root, data)
+        return root
+
+    @abstractmethod
+    def build_tokenizer(self, data: DataT, embed_dim: int) -> "Tokenizer":
+        """The tokenizer for samples of this data configuration."""
+
+    @abstractmethod
+    def build_datasets(self, root: Path, data: DataT) -> DatasetSplits:
+        """Training (and validation) datasets of the data at ``root`` (see :meth:`data_root`)."""
+
+    def target_function(self, data: DataT) -> "TargetFunction | None":
+        """The domain's hand-made targets (``objective.target: domain | both``); ``None``: the domain has none.
+
+        A :class:`~jepa_platform.domain.TargetFunction` maps a collated batch, on
+        the device, to ``B × N × Dt`` vectors on the tokenizer's grid.
+        """
+        return None
+
+    # ------------------------------------------------------------- shards
+    def prepare_source(self, root: Path, data: DataT) -> PrepareSource:
+        """The raw items at ``root`` that ``jepa-platform prepare`` converts; optional.
+
+        Raises:
+            JepaError: The data holds nothing to prepare (naming the path).
+        """
+        raise JepaError(f"domain '{self.name}' does not support 'prepare' (no prepare_source)")
+
+    def prepare_item(self, item: Any, data: DataT) -> PreparedSamples:
+        """Read and preprocess one item of :meth:`prepare_source` exactly as :meth:`build_datasets` would.
+
+        Runs in worker processes. Raises :class:`JepaError` naming the file for bad input.
+        """
+        raise JepaError(f"domain '{self.name}' does not support 'prepare' (no prepare_item)")
+
+    def shard_settings(self, data: DataT) -> dict[str, Any]:
+        """The ``data`` keys that shape prepared shards; training on shards must use the same values."""
+        return data.model_dump(mode="json", exclude={"path"})
+
+    # --------------------------------------------------------- downstream
+    def downstream_task(self, root: Path, data: DataT, task: TaskT) -> DownstreamTask:
+        """The labelled ``task`` on the data at ``root`` (preprocessed as in pretraining).
+
+        Raises:
+            JepaError: The domain has no such task, or the data lacks its labels or splits.
+        """
+        raise JepaError(f"domain '{self.name}' defines no downstream tasks")
+
+    def baseline_data(self, root: Path, data: DataT, task: TaskT) -> BaselineData:
+        """The examples of :meth:`downstream_task` as raw columns, split the same way; optional.
+
+        Raises:
+            JepaError: The domain has no raw-column baseline, or the task cannot be built.
+        """
+        raise JepaError(f"domain '{self.name}' has no raw-column baseline (no baseline_data)")

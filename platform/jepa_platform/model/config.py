@@ -1,0 +1,50 @@
+"""Encoder and predictor sizes: ViT presets, any key given explicitly overriding the preset."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import model_validator
+
+from ..config import Section
+
+PRESETS: dict[str, dict[str, int]] = {
+    "vit_tiny": dict(embed_dim=192, depth=12, num_heads=3, predictor_dim=96, predictor_depth=6, predictor_heads=3),
+    "vit_small": dict(embed_dim=384, depth=12, num_heads=6, predictor_dim=192, predictor_depth=6, predictor_heads=6),
+    "vit_base": dict(embed_dim=768, depth=12, num_heads=12, predictor_dim=384, predictor_depth=12, predictor_heads=12),
+}
+
+
+class ModelConfig(Section):
+    """Encoder and predictor sizes: a preset, with any key given explicitly overriding it."""
+
+    preset: Literal["vit_tiny", "vit_small", "vit_base"] = "vit_small"
+    embed_dim: int
+    depth: int
+    num_heads: int
+    predictor_dim: int
+    predictor_depth: int
+    predictor_heads: int
+    mlp_ratio: float = 4.0
+    qkv_bias: bool = True
+    drop_path: float = 0.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_from_preset(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        preset = data.get("preset", "vit_small")
+        if preset not in PRESETS:
+            return data  # the Literal check reports the bad name
+        return {**PRESETS[preset], **{k: v for k, v in data.items() if v is not None}}
+
+    @model_validator(mode="after")
+    def _check_heads(self) -> "ModelConfig":
+        for dim, heads, name in [
+            (self.embed_dim, self.num_heads, "embed_dim/num_heads"),
+            (self.predictor_dim, self.predictor_heads, "predictor_dim/predictor_heads"),
+        ]:
+            if heads < 1 or dim % heads:
+                raise ValueError(f"{name}: {dim} is not divisible by {heads} heads")
+        return self

@@ -1,0 +1,188 @@
+"""The ``pretrain``, ``prepare``, ``select`` and ``masks`` subcommands of ``jepa-platform``.
+
+Heavy libraries are imported by the commands that run, not when the parser is built.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ..config import command_overrides
+from ..errors import JepaError
+
+RAW_DATA = "raw data folder or file (default: the domain's embedded demo data)"
+
+
+def add_recipe_arguments(parser: argparse.ArgumentParser, data_help: str) -> None:
+    """``--domain``, ``--data`` and ``--recipe``: what a pretraining recipe is resolved from."""
+    parser.add_argument("--domain", help="domain plugin (see 'jepa-platform domains list')")
+    parser.add_argument("--data", help=data_help)
+    parser.add_argument("--recipe", help="recipe YAML file")
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    """Add the pretraining subcommands to the ``jepa-platform`` parser."""
+    pre = commands.add_parser(
+        "pretrain",
+        help="pretrain an encoder",
+        description="Pretrain a JEPA encoder. Any recipe key can be overridden: --model.depth 4 --optim.lr 5e-4",
+    )
+    add_recipe_arguments(pre, RAW_DATA)
+    pre.add_argument("--target", help="label column of a table (data.target), for domains that have one")
+    pre.add_argument("--out", type=Path, help="run folder (default: runs/<domain>-<time>)")
+    pre.add_argument("--max-steps", type=int, help="training steps (trainer.max_steps)")
+    pre.add_argument("--seed", type=int, help="random seed (seed)")
+    pre.add_argument("--objective", choices=["ema", "sigreg"], help="EMA teacher or SIGReg (objective.kind)")
+    pre.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    pre.add_argument("--print-config", action="store_true", help="print the resolved recipe and exit")
+    pre.set_defaults(handler=run_pretrain, takes_overrides=True)
+
+    prep = commands.add_parser(
+        "prepare",
+        help="convert raw data once into sharded, memory-mapped files for training",
+        description="Read and preprocess raw data once into Arrow shards (resumable: run it again to continue). "
+        "Data keys can be overridden like in pretrain: --data.sampling_rate 250",
+    )
+    add_recipe_arguments(prep, RAW_DATA)
+    prep.add_argument("--out", type=Path, required=True, help="shard folder to write (or to finish)")
+    prep.add_argument("--shard-size", type=int, default=1024, help="samples per shard (default 1024)")
+    prep.add_argument("--workers", type=int, help="worker processes (default: one per CPU core)")
+    prep.set_defaults(handler=run_prepare, takes_overrides=True)
+
+    sel = commands.add_parser(
+        "select",
+        help="rank finished runs by RankMe (label-free model selection)",
+        description="Rank runs by their final RankMe, within each method (objective); highest first.",
+    )
+    sel.add_argument("runs", nargs="+", help="run folders (holding run.json) or MLflow run ids")
+    sel.add_argument("--tracking-uri", help="MLflow tracking URI for run ids (default: $MLFLOW_TRACKING_URI)")
+    sel.set_defaults(handler=run_select, takes_overrides=False)
+
+    masks = commands.add_parser(
+        "masks",
+        help="draw masks sampled on a domain's token grid",
+        description="Sample masks with a domain's recipe and draw them (context, each target block, neither) "
+        "into a PNG. Any recipe key can be overridden: --masking.strategy future_chunks --masking.num_chunks 1",
+    )
+    add_recipe_arguments(masks, "data folder whose recipe settings to use (nothing is read from it)")
+    masks.add_argument("--out", type=Path, default=Path("masks.png"), help="PNG file to write (default: masks.png)")
+    masks.add_argument("--count", type=int, default=4, help="samples to draw (default 4)")
+    masks.add_argument("--seed", type=int, default=0, help="seed of the mask generator (default 0)")
+    masks.set_defaults(handler=run_masks, takes_overrides=True)
+
+
+def run_pretrain(args: argparse.Namespace, extra: list[str]) -> int:
+    from lightning.pytorch.utilities.rank_zero import rank_zero_only
+
+    from ..config import read_yaml
+    from ..runs.folder import CONFIG_FILE
+    from .config import resolve_recipe
+    from .run import pretrain
+
+    named: dict[str, Any] = {}
+    if args.target is not None:
+        named["data"] = {"target": args.target}
+    if args.max_steps is not None:
+        named["trainer"] = {"max_steps": args.max_steps}
+    if args.seed is not None:
+        named["seed"] = args.seed
+    if args.objective is not None:
+        named["objective"] = {"kind": args.objective}
+    overrides = command_overrides(extra, named, args.data)
+    base = None
+    if args.resume:
+        if args.out is None:
+            raise JepaError("--resume needs --out pointing at the run to continue")
+        saved = args.out / CONFIG_FILE
+        if not saved.is_file():
+            raise JepaError(f"--resume: {saved} does not exist; nothing to resume in {args.out}")
+        base = read_yaml(saved)
+    recipe = resolve_recipe(args.domain, args.recipe, overrides, base=base)
+    if args.print_config:
+        print(recipe.to_yaml(), end="")
+        return 0
+    out = args.out or Path("runs") / f"{recipe.domain}-{datetime.now():%Y%m%d-%H%M%S}"
+    summary = pretrain(recipe, out, resume=args.resume)
+    if rank_zero_only.rank != 0:  # the other processes of a distributed run
+        return 0
+    shown = ("train/loss", "monitor/rankme", "probe/val_auc", "probe/val_accuracy")
+    results = ", ".join(f"{key.split('/')[-1]} {summary.metrics[key]:.4g}" for key in shown if key in summary.metrics)
+    print(f"\nPretraining finished after {summary.steps} steps: {results or 'no metrics logged'}.")
+    print(f"  checkpoint: {summary.checkpoint}")
+    print(f"  config:     {summary.config}")
+    print(f"  MLflow run: {summary.run_id} in {summary.tracking_uri}")
+    if summary.tracking_uri.startswith("sqlite:"):
+        print(f"  browse:     mlflow ui --backend-store-uri {summary.tracking_uri}")
+    return 0
+
+
+def run_prepare(args: argparse.Namespace, extra: list[str]) -> int:
+    from ..data.prepare import prepare
+    from ..data.shards import ShardSet
+    from ..domain import cache_dir, load_domain
+    from .config import resolve_recipe
+
+    if args.data is not None and ShardSet.find(args.data) is not None:
+        raise JepaError(f"--data {args.data} already holds prepared shards; train on it with pretrain --data")
+    recipe = resolve_recipe(args.domain, args.recipe, command_overrides(extra, data=args.data))
+    manifest = prepare(load_domain(recipe.domain), recipe.data, args.out, cache_dir(), args.shard_size, args.workers)
+    counts = manifest["counts"]
+    splits = ", ".join(f"{name} {count}" for name, count in sorted(counts["splits"].items()))
+    print(f"Prepared {counts['samples']} samples ({splits}) from {counts['items']} items in {len(manifest['shards'])} shards.")
+    if counts["empty_items"]:
+        print(f"  {counts['empty_items']} items gave no sample (shorter than the minimum length)")
+    print(f"  shards:       {args.out}")
+    print(f"  content hash: {manifest['content_hash']}")
+    print(f"  train on it:  jepa-platform pretrain --domain {recipe.domain} --data {args.out}")
+    return 0
+
+
+def run_select(args: argparse.Namespace) -> int:
+    import os
+
+    from .select import rank, score, table
+
+    uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+    ranked = rank([score(reference, uri) for reference in args.runs])
+    print(table(ranked))
+    methods = sorted({run.method for _, run in ranked})
+    if len(methods) > 1:
+        print(f"\nRuns of different methods ({', '.join(methods)}) are ranked separately: RankMe compares runs of one method.")
+    return 0
+
+
+def run_masks(args: argparse.Namespace, extra: list[str]) -> int:
+    import torch
+
+    from ..domain import load_domain
+    from ..masking import build_masking
+    from ..masking.plot import draw_masks, png_bytes
+    from ..runs.atomic import atomic_write_bytes
+    from .config import resolve_recipe
+
+    if args.count < 1:
+        raise JepaError(f"--count must be at least 1, got {args.count}")
+    if args.out.is_dir():
+        raise JepaError(f"--out {args.out} is a folder; name the PNG file to write, e.g. {args.out / 'masks.png'}")
+    if args.out.suffix.lower() != ".png":
+        raise JepaError(f"--out {args.out} must name a .png file")
+    folder = next(parent for parent in args.out.parents if parent.exists())
+    if not folder.is_dir():
+        raise JepaError(f"--out {args.out}: {folder} is a file, not a folder")
+    recipe = resolve_recipe(args.domain, args.recipe, command_overrides(extra, data=args.data))
+    grid = load_domain(recipe.domain).build_tokenizer(recipe.data, recipe.model.embed_dim).grid
+    generator = torch.Generator().manual_seed(args.seed)
+    masks = build_masking(recipe.masking).sample(grid, args.count, generator)
+    title = f"{recipe.domain}: {recipe.masking.strategy} masks on the token grid {' x '.join(map(str, grid.shape))}"
+    try:
+        atomic_write_bytes(args.out, png_bytes(draw_masks(masks, grid, title=title)))
+    except OSError as exc:
+        raise JepaError(f"cannot write --out {args.out}: {exc.strerror or exc}") from None
+    print(f"Wrote {args.count} samples of {recipe.masking.strategy} masks ({masks.context.shape[1]} context tokens, "
+          f"{masks.num_targets} x {masks.targets.shape[2]} target tokens of {grid.num_tokens}) to {args.out}")
+    return 0
+
+

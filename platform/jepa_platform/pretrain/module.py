@@ -1,0 +1,230 @@
+"""The JEPA LightningModule: context encoder and predictor, trained against an objective's targets.
+
+The objectives are components (:mod:`jepa_platform.objectives`): an EMA
+teacher, SIGReg on the encoder's own embeddings, or a domain's target
+function. This module wires them into Lightning's step, schedules and
+optimizer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import lightning as L
+import torch
+
+from ..data.datamodule import batch_size_of
+from ..domain.registry import load_domain
+from ..errors import JepaError
+from ..masking import Masks, build_masking
+from ..model import Encoder, Predictor, gather_tokens, jepa_step_flops, pooled
+from ..objectives import LOSSES, DomainTargets, EMATeacher, prediction_loss, sigreg
+from ..schedules import cosine, warmup_cosine
+from .config import Recipe, recipe_model
+
+
+@dataclass
+class StepResult:
+    """A JEPA step: the loss to minimize, its parts, and the detached pooled target embeddings."""
+
+    loss: torch.Tensor
+    prediction: torch.Tensor
+    domain: torch.Tensor | None
+    regularizer: torch.Tensor | None
+    embeddings: torch.Tensor
+
+
+class JEPAModule(L.LightningModule):
+    """Joint-embedding predictive pretraining for any domain.
+
+    Args:
+        recipe: The resolved recipe as a plain dict (saved as hyperparameters,
+            so a checkpoint rebuilds the model through the domain registry).
+    """
+
+    def __init__(self, recipe: dict[str, Any]) -> None:
+        super().__init__()
+        self.save_hyperparameters({"recipe": recipe}, logger=False)
+        plugin = load_domain(recipe["domain"])
+        self.recipe: Recipe = recipe_model(plugin).model_validate(recipe)
+        cfg = self.recipe
+        tokenizer = plugin.build_tokenizer(cfg.data, cfg.model.embed_dim)
+        self.encoder = Encoder(tokenizer, cfg.model)
+        function = plugin.target_function(cfg.data) if cfg.objective.domain else None
+        if cfg.objective.domain and function is None:
+            raise JepaError(
+                f"objective.target '{cfg.objective.target}': domain '{plugin.name}' has no target function; "
+                "use objective.target latent"
+            )
+        self.target_function = function  # registered here, so it follows the module's device
+        grid = tokenizer.grid
+        self.domain_targets = None if function is None else DomainTargets(function, grid.num_tokens, grid.shape)
+        domain_dim = None if function is None else function.dim
+        self.predictor = Predictor(tokenizer.grid, cfg.model, latent=cfg.objective.latent, domain_dim=domain_dim)
+        self.ema = EMATeacher(self.encoder, cfg.objective.ema_momentum) if cfg.objective.teacher else None
+        self.teacher = None if self.ema is None else self.ema.network  # registered here: checkpoints hold "teacher."
+        self.masking = build_masking(cfg.masking)
+        self.loss_fn = LOSSES[cfg.objective.loss]
+        self._mask_generator = torch.Generator()
+        self._val_batches = 0
+
+    def configure_model(self) -> None:
+        """Under the ``fsdp2`` strategy, shard the encoder, predictor and teacher per transformer block."""
+        if self.device_mesh is not None:
+            from .distributed import shard_jepa
+
+            encoders = [self.encoder] if self.teacher is None else [self.encoder, self.teacher]
+            shard_jepa(encoders, self.predictor, self.device_mesh["data_parallel"])
+
+    # ----------------------------------------------------------------- masks
+    def prepare_batch(self, batch: Any, seed: int) -> tuple[Any, torch.Tensor | None, Masks]:
+        """``(batch, valid, masks)``: token validity and masks drawn on the CPU from ``seed``.
+
+        Runs before the batch moves to the device, so the training step itself
+        never waits on the device for mask sizes. ``valid`` is ``None`` when
+        every token is valid. The same seed gives the same masks whatever the
+        device or the number of loader workers.
+        """
+        valid = self.encoder.tokenizer.valid_mask(batch)
+        if valid is not None:
+            valid = valid.cpu()
+            if bool(valid.all()):
+                valid = None
+        self._mask_generator.manual_seed(seed)
+        masks = self.masking.sample(self.encoder.grid, batch_size_of(batch), self._mask_generator, valid)
+        return batch, valid, masks
+
+    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> tuple[Any, torch.Tensor | None, Masks]:
+        if self.trainer.training:
+            seed = self.recipe.seed * 1_000_003 + self.global_step
+        else:  # validation: the same masks for the same batch at every evaluation
+            seed = self.recipe.seed * 1_000_003 - 1 - self._val_batches
+            self._val_batches += 1
+        batch, valid, masks = self.prepare_batch(batch, seed)
+        if self.device.type == "cuda":  # pinned memory copies to the GPU without blocking
+            valid = None if valid is None else valid.pin_memory()
+            masks = Masks(masks.context.pin_memory(), masks.targets.pin_memory())
+        return batch, valid, masks
+
+    def on_validation_epoch_start(self) -> None:
+        self._val_batches = 0
+
+    # ----------------------------------------------------------------- steps
+    @property
+    def target_encoder(self) -> Encoder:
+        """The encoder whose embeddings are the targets and the result: the EMA teacher, or the encoder itself."""
+        return self.teacher if self.teacher is not None else self.encoder
+
+    def jepa_loss(self, batch: Any, valid: torch.Tensor | None, masks: Masks, seed: int = 0) -> StepResult:
+        """Predict the targets of the target tokens from the context.
+
+        ``seed`` draws SIGReg's slices (the same on every rank).
+        """
+        objective = self.recipe.objective
+        context = self.encoder.encode(self.encoder.embed(batch).tokens, keep=masks.context)
+        latent_prediction, domain_prediction = self.predictor(context, masks)
+        latent = domain = None
+        full = None
+        if self.ema is not None:
+            full, target = self.ema.targets(batch, valid)
+        elif objective.full_pass:
+            full = target = self.encoder.encode(self.encoder.embed(batch).tokens, valid=valid)
+        if objective.latent:
+            target = gather_tokens(target, masks.targets).transpose(0, 1)  # K × B × Nt × D
+            latent = self.loss_fn(latent_prediction.float(), target.float())
+        if self.domain_targets is not None:
+            domain = self.loss_fn(domain_prediction.float(), self.domain_targets.targets(batch, masks))
+        predictive = prediction_loss(objective, latent, domain)
+        # monitoring sees the full pass when there is one; with domain targets alone, the context's tokens
+        embeddings = (pooled(full, valid) if full is not None else context.mean(dim=1)).detach()
+        domain_part = None if domain is None else domain.detach()
+        if objective.kind == "ema":
+            return StepResult(predictive, predictive.detach(), domain_part, None, embeddings)
+        regularizer = sigreg(full, objective.sigreg, seed, valid)
+        weight = objective.sigreg.weight
+        loss = (1 - weight) * predictive + weight * regularizer
+        return StepResult(loss, predictive.detach(), domain_part, regularizer.detach(), embeddings)
+
+    def training_step(self, inputs: tuple[Any, torch.Tensor | None, Masks], batch_idx: int) -> dict[str, Any]:
+        result = self.jepa_loss(*inputs, seed=self.recipe.seed * 1_000_003 + self.global_step)
+        self.log("train/loss", result.loss, prog_bar=True, batch_size=result.embeddings.shape[0])
+        if (self.global_step + 1) % self.trainer.log_every_n_steps == 0:  # a logged number is a host-to-device copy
+            self.log("train/lr", self.optimizers().param_groups[0]["lr"])
+            if self.teacher is not None:
+                self.log("train/ema_momentum", self.ema_momentum())
+            if result.regularizer is not None:
+                self.log("train/prediction_loss", result.prediction)
+                self.log("train/sigreg", result.regularizer)
+            if result.domain is not None:
+                self.log("train/domain_loss", result.domain)
+        return {"loss": result.loss, "embeddings": result.embeddings}
+
+    def validation_step(self, inputs: tuple[Any, torch.Tensor | None, Masks], batch_idx: int) -> dict[str, Any]:
+        result = self.jepa_loss(*inputs, seed=self.recipe.seed * 1_000_003 - 1 - batch_idx)
+        self.log("val/loss", result.loss, prog_bar=True, sync_dist=True, batch_size=result.embeddings.shape[0])
+        return {"loss": result.loss, "embeddings": result.embeddings}
+
+    # ------------------------------------------------------------ schedules
+    def progress(self) -> float:
+        return self.global_step / max(1, self.recipe.trainer.max_steps)
+
+    def ema_momentum(self) -> float:
+        return self.ema.momentum(self.progress()) if self.ema is not None else 1.0
+
+    def update_teacher(self) -> None:
+        """The EMA teacher's step (EMA objective only)."""
+        if self.ema is not None:
+            self.ema.update(self.encoder, self.progress())
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        wd = cosine(*self.recipe.optim.weight_decay, self.progress())
+        for group in self.optimizers().param_groups:
+            if group["decays"]:
+                group["weight_decay"] = wd
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        self.update_teacher()
+
+    # ------------------------------------------------------------ optimizer
+    def configure_optimizers(self) -> dict[str, Any]:
+        opt = self.recipe.optim
+        decay, no_decay = [], []
+        for name, param in self.named_parameters():
+            if not param.requires_grad:
+                continue
+            (no_decay if param.ndim < 2 or "pos_embed" in name or "mask_token" in name else decay).append(param)
+        optimizer = torch.optim.AdamW(
+            [
+                {"params": decay, "weight_decay": opt.weight_decay[0], "decays": True},
+                {"params": no_decay, "weight_decay": 0.0, "decays": False},  # biases, norms, positions, mask token
+            ],
+            lr=opt.lr,
+            betas=opt.betas,
+            fused=self.device.type == "cuda",
+        )
+        total = self.recipe.trainer.max_steps
+        warmup = int(opt.warmup_fraction * total)
+        # A partial keeps no state in the checkpoint, so a resumed run follows its current max_steps.
+        schedule = partial(
+            warmup_cosine, total=total, warmup=warmup, start=opt.start_lr / opt.lr, peak=1.0, final=opt.final_lr / opt.lr
+        )
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    # --------------------------------------------------------------- report
+    def flops_per_sample(self) -> float:
+        """Model FLOPs of one training step per sample, at the mask sizes of one seeded draw."""
+        n = self.encoder.grid.num_tokens
+        masks = self.masking.sample(self.encoder.grid, 2, torch.Generator().manual_seed(0))
+        return jepa_step_flops(
+            self.recipe.model,
+            n,
+            masks.context.shape[1],
+            masks.num_targets,
+            masks.targets.shape[2],
+            self.teacher is not None,
+            full_pass=self.recipe.objective.full_pass,
+        )
+

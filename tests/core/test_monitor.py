@@ -1,0 +1,150 @@
+"""Label-free monitoring, the online probe, the collapse alarm and RankMe-based run selection."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import lightning as L
+import mlflow
+import pytest
+import torch
+from jepa_platform.cli import main
+from jepa_platform.data.datamodule import JEPADataModule
+from jepa_platform.domain import cache_dir
+from jepa_platform.domain.registry import load_domain
+from jepa_platform.pretrain.config import resolve_recipe
+from jepa_platform.pretrain.module import JEPAModule
+from jepa_platform.pretrain.monitor import EmbeddingQueue, RankMeMonitor, rankme
+from jepa_platform.pretrain.probe import OnlineProbe, macro_auc
+
+from tests.helpers import run_cli
+
+
+def test_rankme_follows_the_formula_on_known_spectra():
+    assert rankme(torch.eye(16)) == pytest.approx(16.0, rel=1e-5)  # full rank
+    rank_one = torch.outer(torch.arange(1.0, 9.0), torch.arange(1.0, 5.0))
+    assert rankme(rank_one) == pytest.approx(1.0, abs=1e-3)
+    spectrum = torch.diag(torch.tensor([3.0, 1.0]))  # p = (0.75, 0.25)
+    expected = math.exp(-(0.75 * math.log(0.75) + 0.25 * math.log(0.25)))
+    assert rankme(spectrum) == pytest.approx(expected, rel=1e-5)
+
+
+def test_embedding_queue_is_bounded_and_keeps_the_newest_rows():
+    queue = EmbeddingQueue(size=5)
+    for start in range(0, 12, 3):
+        queue.push(torch.arange(start, start + 3, dtype=torch.float32).unsqueeze(1))
+    assert queue.rows().shape == (5, 1)
+    assert sorted(queue.rows().flatten().tolist()) == [7.0, 8.0, 9.0, 10.0, 11.0]
+
+
+def test_macro_auc_skips_classes_without_both_outcomes():
+    scores = torch.tensor([[0.9, 0.1, 0.5], [0.2, 0.8, 0.5], [0.8, 0.3, 0.5]])
+    targets = torch.tensor([[1, 0, 0], [0, 1, 0], [1, 0, 0]])
+    assert macro_auc(scores, targets) == pytest.approx(1.0)  # the third class has no positive
+
+
+def tiny_recipe(steps: int):
+    return resolve_recipe(
+        "ecg",
+        overrides={
+            "data": {"demo_records": 60},
+            "model": {"depth": 1, "predictor_depth": 1},
+            "trainer": {"batch_size": 8, "max_steps": steps},
+            "monitor": {"every_n_steps": 2, "queue_size": 64},
+        },
+    )
+
+
+def tiny_datamodule(steps: int) -> JEPADataModule:
+    recipe = tiny_recipe(steps)
+    datamodule = JEPADataModule(load_domain("ecg"), recipe.data, 8, 0, recipe.seed, cache_dir())
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    return datamodule
+
+
+def fit_tiny(callbacks: list[L.Callback], steps: int = 6) -> JEPAModule:
+    """A few real training steps of a tiny ECG model on a small demo set, without logger or checkpoints."""
+    recipe, datamodule = tiny_recipe(steps), tiny_datamodule(steps)
+    L.seed_everything(0)
+    module = JEPAModule(recipe.to_dict())
+    trainer = L.Trainer(
+        max_steps=steps, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, num_sanity_val_steps=0, callbacks=callbacks, limit_val_batches=2,
+        log_every_n_steps=1,
+    )
+    trainer.fit(module, datamodule=datamodule)
+    return module
+
+
+def test_the_online_probe_never_changes_the_encoder():
+    labels = tiny_datamodule(6).splits.labels  # the demo's SCP statements
+    assert labels is not None and labels.multilabel
+    without = fit_tiny([])
+    probe = OnlineProbe(labels, lr=1e-2)
+    with_probe = fit_tiny([probe])
+    assert probe.head is not None and probe.head[1].weight.abs().sum() > 0
+    for (name, a), b in zip(without.state_dict().items(), with_probe.state_dict().values()):
+        assert torch.equal(a, b), f"{name} differs: the probe leaked into training"
+
+
+def test_rankme_monitor_logs_from_the_training_step():
+    monitor = RankMeMonitor(resolve_recipe("ecg").monitor.model_copy(update={"every_n_steps": 2, "queue_size": 64}))
+    fit_tiny([monitor], steps=4)
+    assert monitor.queue.count == 4 * 8 and 1.0 <= monitor.peaks["monitor/rankme"] <= 64
+
+
+@pytest.mark.slow
+def test_a_collapsing_configuration_raises_the_alarm(tmp_path):
+    out = tmp_path / "collapse"
+    result = run_cli(
+        "pretrain", "--domain", "ecg", "--out", str(out), "--objective", "sigreg",
+        "--objective.sigreg.weight", "0",  # no regularizer and no teacher: nothing prevents collapse
+        "--max-steps", "40", "--data.demo_records", "60", "--model.depth", "2", "--model.predictor_depth", "1",
+        "--trainer.batch_size", "8", "--optim.lr", "3e-3", "--monitor.every_n_steps", "5",
+        "--monitor.collapse_after_steps", "10", "--monitor.queue_size", "64", "--monitor.stop_on_collapse", "true",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "representation collapse suspected" in result.stderr
+    saved = json.loads((out / "run.json").read_text())
+    run = mlflow.tracking.MlflowClient(saved["tracking_uri"]).get_run(saved["run_id"])
+    assert run.data.tags["collapse"].startswith("representation collapse suspected at step")
+    stopped_at = int(run.data.tags["collapse"].split("step ")[1].split(":")[0])
+    assert torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == stopped_at < 40
+
+
+def fake_run(root: Path, name: str, method: str, rankme_value: float | None, probe: float) -> Path:
+    folder = root / name
+    folder.mkdir()
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    client = mlflow.tracking.MlflowClient(uri)
+    run = client.create_run(client.create_experiment("e", artifact_location=(folder / "a").as_uri()))
+    client.log_param(run.info.run_id, "objective.kind", method)
+    client.log_param(run.info.run_id, "trainer.max_steps", 100)
+    if rankme_value is not None:
+        client.log_metric(run.info.run_id, "monitor/rankme", rankme_value / 2, step=50)
+        client.log_metric(run.info.run_id, "monitor/rankme", rankme_value, step=100)
+    client.log_metric(run.info.run_id, "probe/val_auc", probe, step=100)
+    (folder / "run.json").write_text(json.dumps({"run_id": run.info.run_id, "tracking_uri": uri}))
+    return folder
+
+
+def test_select_ranks_by_final_rankme_within_each_method(tmp_path, capsys):
+    runs = [
+        fake_run(tmp_path, "low", "ema", 20.0, 0.9),
+        fake_run(tmp_path, "high", "ema", 80.0, 0.7),
+        fake_run(tmp_path, "other", "sigreg", 50.0, 0.8),
+        fake_run(tmp_path, "unfinished", "ema", None, 0.5),
+    ]
+    assert main(["select", *map(str, runs)]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ema") or line.startswith("| sig")]
+    assert [row.split("|")[3].strip().rsplit("/", 1)[1] for row in rows] == ["high", "low", "unfinished", "other"]
+    assert rows[0].split("|")[2].strip() == "1" and "80.00" in rows[0]
+    assert rows[2].split("|")[2].strip() == "-" and rows[3].split("|")[2].strip() == "1"
+
+
+def test_select_rejects_what_is_not_a_run(tmp_path, capsys):
+    assert main(["select", str(tmp_path)]) == 2
+    assert "neither a run folder" in capsys.readouterr().err

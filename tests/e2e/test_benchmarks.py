@@ -1,0 +1,143 @@
+"""Smoke tests of benchmarks/: every script runs end to end at a tiny size on the CPU, so a change that breaks one
+fails here. Timings and scores mean nothing at this size: the tests check that the tables and results are there and
+well-formed (and that step.py's plain loop reproduces the platform's first loss), not their values."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import CLI, ROOT, cli_env
+
+OBJECTIVE_RUNS = ["ema", "ema-lr-3e-3", "sigreg"]
+
+
+def numbers(pattern: str, text: str) -> list[float]:
+    """The floats captured by ``pattern``'s groups (thousands separators dropped); fails when it does not match."""
+    match = re.search(pattern, text)
+    assert match, f"no match for {pattern!r} in:\n{text[-3000:]}"
+    return [float(group.replace(",", "")) for group in match.groups()]
+
+
+def check_step(out: str, tmp_path: Path) -> None:
+    platform, plain = numbers(r"step-0 loss platform ([\d.]+), plain ([\d.]+)", out)
+    assert platform == plain > 0  # the plain loop reproduces the platform's first step
+    assert numbers(r"\| platform \(Trainer\.fit\) \| [\d.]+ \| [\d.]+ \| ([\d.]+) \|", out)[0] > 0
+    assert numbers(r"\| plain PyTorch loop \| [\d.]+ \| [\d.]+ \| ([\d.]+) \|", out)[0] > 0
+    assert numbers(r"platform / plain = ([\d.]+)", out)[0] > 0
+
+
+def check_gpu_pretrain(out: str, tmp_path: Path) -> None:
+    assert "model: vit_small, depth 1, predictor depth 1, 200 tokens" in out
+    assert numbers(r"samples/s: ([\d.]+)", out)[0] > 0
+    assert numbers(r"model FLOPs: ([\d.]+) GFLOP/sample", out)[0] > 0
+    assert "MFU: n/a" in out  # no peak is known for a CPU
+
+
+def check_data(out: str, tmp_path: Path) -> None:
+    assert "| reading | samples/s | ratio |" in out
+    assert numbers(r"\| prepared shards: `ShardedDataset`, 1 process \| [\d,]+ \| ([\d,]+)x raw", out)[0] > 0
+    assert numbers(r"\| training DataLoader on shards: batch 4, 2 workers \| [\d,]+ \| ([\d,]+)x the step", out)[0] > 0
+    read_once = dict(re.findall(r"^\| ([^|]+) \| ([\d,]+) \| [\d,]+ MiB \|", out, re.MULTILINE))  # samples read once
+    assert read_once == {"prepared shards": "8", "prepared shards, 10x": "80", "raw path (windows in memory)": "8"}
+
+
+def check_objectives(out: str, tmp_path: Path) -> None:
+    results = json.loads((tmp_path / "objectives" / "results.json").read_text())
+    assert list(results["rows"]) == OBJECTIVE_RUNS and len(results["spearman"]) == 2
+    for row in results["rows"].values():
+        assert set(row) == {"probe_auc", "rankme", "online_probe_auc"}
+        assert 0 <= row["probe_auc"] <= 1 and row["rankme"] > 0
+    assert "Spearman(RankMe, probe AUC) over the 2 EMA runs" in out
+    assert all(f"| {name} | " in out for name in OBJECTIVE_RUNS)
+
+
+def check_masking(out: str, tmp_path: Path) -> None:
+    for case in ("2-D multi-block (I-JEPA)", "1-D spans (ECG-JEPA)", "3-D tubes (V-JEPA)"):
+        row = rf"\| {re.escape(case)} \| [^|]+ \| 8 \|[^|]+\|[^|]+\| ([\d,]+) \| ([\d,]+) \| \d+× \|"
+        assert min(numbers(row, out)) > 0  # engine and loop masks/s
+    assert numbers(r"2-D speed-up ([\d.]+)×", out)[0] > 0
+    assert numbers(r"\| CPU, 1 thread \| 2 \| (\d+) \| ([\d.]+) \|", out)[0] > 0
+
+
+def sar_kshot_args(tmp_path: Path, env: dict[str, str]) -> list[str]:
+    """Pretrain a one-step SAR demo checkpoint (the demo model, which the random-init runs also build)."""
+    run = tmp_path / "sar"
+    done = subprocess.run(
+        [CLI, "pretrain", "--domain", "sar", "--max-steps", "1", "--out", str(run)],
+        check=False, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return [
+        "--checkpoint", str(run / "checkpoints" / "last.ckpt"), "--mode", "probe", "--shots", "1", "--seeds", "1",
+        "--out", str(tmp_path / "kshot"), "--", "--probe.max_epochs", "1", "--task.val_per_class", "2",
+    ]
+
+
+def check_sar_kshot(out: str, tmp_path: Path) -> None:
+    for init in ("pretrained", "random"):
+        assert 0 <= numbers(rf"\| 1 \| {init} \| ([\d.]+) ± 0\.000 \|", out)[0] <= 1
+        assert (tmp_path / "kshot" / f"probe-{init}-1-0" / "results.json").is_file()
+
+
+def check_tabular_compare(out: str, tmp_path: Path) -> None:
+    assert "| task | method | init | seeds | accuracy | macro F1 | runs |" in out
+    for method, init in [("HistGradientBoosting (raw columns)", "none"), ("linear probe", "T-JEPA ema"),
+                         ("linear probe", "random")]:
+        row = rf"\| target \(wine\) \| {re.escape(method)} \| {init} \| 1 \| ([\d.]+) \| ([\d.]+) \|"
+        accuracy, f1 = numbers(row, out)
+        assert 0 <= accuracy <= 1 and 0 <= f1 <= 1
+
+
+@dataclass(frozen=True)
+class Smoke:
+    """A benchmark script, its tiny command line (built in the test's folder) and what its output must show."""
+
+    script: str
+    args: Callable[[Path, dict[str, str]], list[str]]
+    check: Callable[[str, Path], None]
+
+
+SMOKES = [
+    Smoke("step.py", lambda tmp, env: [
+        "--rounds", "1", "--steps", "2", "--warmup", "1", "--batch-size", "4", "--threads", "1",
+        "--demo-records", "24", "--cache-dir", str(tmp / "cache"),
+    ], check_step),
+    Smoke("gpu_pretrain.py", lambda tmp, env: [
+        "--device", "cpu", "--steps", "1", "--warmup", "0", "--batch-size", "2", "--depth", "1",
+        "--predictor-depth", "1",
+    ], check_gpu_pretrain),
+    Smoke("data.py", lambda tmp, env: [
+        "--records", "8", "--shard-size", "4", "--batch-size", "4", "--step-batch-size", "1", "--steps", "1",
+        "--seconds", "0.1", "--threads", "1",
+    ], check_data),
+    Smoke("objectives.py", lambda tmp, env: [
+        "--out", str(tmp / "objectives"), "--steps", "2", "--demo-records", "60", "--threads", "1",
+        "--runs", *OBJECTIVE_RUNS,
+    ], check_objectives),
+    Smoke("masking.py", lambda tmp, env: [
+        "--rounds", "1", "--batch-size", "8", "--step-batch-size", "2", "--step-repeats", "1", "--threads", "1",
+    ], check_masking),
+    Smoke("sar_kshot.py", sar_kshot_args, check_sar_kshot),
+    Smoke("tabular_compare.py", lambda tmp, env: [
+        "--tables", "wine", "--seeds", "0", "--steps", "2", "--depth", "1", "--epochs", "1", "--head", "linear",
+    ], check_tabular_compare),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("smoke", SMOKES, ids=[smoke.script for smoke in SMOKES])
+def test_benchmark_runs_at_a_tiny_size(smoke: Smoke, tmp_path: Path) -> None:
+    env = cli_env()
+    env.update(JEPA_PLATFORM_CACHE=str(tmp_path / "cache"), TMPDIR=str(tmp_path), OMP_NUM_THREADS="1")
+    command = [sys.executable, str(ROOT / "benchmarks" / smoke.script), *smoke.args(tmp_path, env)]
+    done = subprocess.run(command, check=False, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, f"{' '.join(command)} failed:\n{done.stderr[-3000:]}"
+    smoke.check(done.stdout, tmp_path)
