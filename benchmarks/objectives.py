@@ -36,17 +36,18 @@ from jepa_platform.pretrain.run import pretrain
 from jepa_platform.pretrain.select import score
 from scipy.stats import spearmanr
 
+EMA = {"kind": "ema"}
 SWEEP: dict[str, dict[str, Any]] = {
-    "ema": {},
-    "ema-keep-0.4": {"masking": {"keep_ratio": [0.35, 0.45]}},
-    "ema-keep-0.6": {"masking": {"keep_ratio": [0.55, 0.65]}},
-    "ema-lr-3e-4": {"optim": {"lr": 3e-4}},
-    "ema-lr-3e-3": {"optim": {"lr": 3e-3}},
-    "ema-momentum-0.9": {"objective": {"ema_momentum": [0.9, 0.95]}},
+    "ema": {"objective": EMA},
+    "ema-keep-0.4": {"objective": EMA, "masking": {"keep_ratio": [0.35, 0.45]}},
+    "ema-keep-0.6": {"objective": EMA, "masking": {"keep_ratio": [0.55, 0.65]}},
+    "ema-lr-3e-4": {"objective": EMA, "optim": {"lr": 3e-4}},
+    "ema-lr-3e-3": {"objective": EMA, "optim": {"lr": 3e-3}},
+    "ema-momentum-0.9": {"objective": {**EMA, "ema_momentum": [0.9, 0.95]}},
 }
 OTHER: dict[str, dict[str, Any]] = {
-    "sigreg": {"objective": {"kind": "sigreg"}},
-    "sigreg-scope-both": {"objective": {"kind": "sigreg", "sigreg": {"scope": "both"}}},
+    "sigreg": {"objective": {"kind": "sigreg", "sigreg": {"weight": 0.02}}},
+    "sigreg-scope-both": {"objective": {"kind": "sigreg", "sigreg": {"weight": 0.02, "scope": "both"}}},
     "random init": {"optim": {"lr": 1e-12, "start_lr": 1e-12, "final_lr": 1e-12}},
 }
 

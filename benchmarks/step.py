@@ -78,7 +78,7 @@ def plain_steps(recipe: Recipe, batch: dict[str, torch.Tensor]) -> Iterator[torc
         optimizer.step()
         scheduler.step()
         with torch.no_grad():  # the platform updates after the step counter moved on
-            torch._foreach_lerp_(teacher, student, 1.0 - linear(*recipe.objective.ema_momentum, (step + 1) / total))
+            torch._foreach_lerp_(teacher, student, 1.0 - linear(*recipe.objective.ema_momentum, step / total))
         yield loss.detach()
 
 
@@ -156,6 +156,7 @@ def table(per_round: dict[str, list[float]], pooled: dict[str, float], batch_siz
 
 def benchmark(args: argparse.Namespace) -> None:
     overrides = {
+        "objective": {"kind": "ema"},  # the EMA teacher's step, the heaviest of the demo's objectives
         "trainer": {"batch_size": args.batch_size, "max_steps": args.warmup + args.steps},
         "data": {"demo_records": args.demo_records},
     }

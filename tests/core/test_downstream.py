@@ -46,7 +46,8 @@ DEMO = {"data": {"demo_records": 60}}
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real, tiny pretraining run on 60 demo records."""
     out = tmp_path_factory.mktemp("pretrain") / "run"
-    args = ["pretrain", "--domain", "ecg", "--out", str(out), "--max-steps", "6", "--data.demo_records", "60"]
+    args = ["pretrain", "--domain", "ecg", "--out", str(out), "--max-steps", "6", "--data.demo_records", "60",
+            "--objective", "ema"]
     assert main([*args, *TINY_ECG, "--optim.lr", "2e-3"]) == 0
     return out / "checkpoints" / "last.ckpt"
 

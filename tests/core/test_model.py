@@ -12,7 +12,7 @@ from jepa_platform.schedules import cosine, warmup_cosine
 
 
 def small_module(**model) -> JEPAModule:
-    recipe = resolve_recipe("ecg", overrides={"model": {"depth": 2, "predictor_depth": 1, **model}})
+    recipe = resolve_recipe("ecg", overrides={"objective": {"kind": "ema"}, "model": {"depth": 2, "predictor_depth": 1, **model}})
     torch.manual_seed(0)
     return JEPAModule(recipe.to_dict())
 
@@ -144,6 +144,5 @@ def test_sigreg_objective_has_no_teacher_and_trains_the_encoder_on_both_views():
     assert float(result.loss) == pytest.approx(float((1 - weight) * result.prediction + weight * result.regularizer), rel=1e-5)
     result.loss.backward()
     assert module.encoder.stack.blocks[0].attn.qkv.weight.grad is not None
-    assert result.embeddings.shape == (4, 192) and not result.embeddings.requires_grad
     ema = small_module()
     assert module.flops_per_sample() > ema.flops_per_sample(), "the full-input pass also trains without a teacher"

@@ -1,4 +1,4 @@
-"""Label-free monitoring, the online probe, the collapse alarm and RankMe-based run selection."""
+"""Watching the representation: RankMe on fixed samples, the collapse alarm, the probe beside random init, select."""
 
 from __future__ import annotations
 
@@ -12,12 +12,11 @@ import pytest
 import torch
 from jepa_platform.cli import main
 from jepa_platform.data.datamodule import JEPADataModule
-from jepa_platform.domain import cache_dir
-from jepa_platform.domain.registry import load_domain
+from jepa_platform.domain import LabelSpec, cache_dir, load_domain
 from jepa_platform.pretrain.config import resolve_recipe
 from jepa_platform.pretrain.module import JEPAModule
-from jepa_platform.pretrain.monitor import EmbeddingQueue, RankMeMonitor, rankme
-from jepa_platform.pretrain.probe import OnlineProbe, macro_auc
+from jepa_platform.pretrain.monitor import RepresentationMonitor, rankme
+from jepa_platform.pretrain.probe import linear_probe, macro_auc
 
 from tests.helpers import run_cli
 
@@ -31,28 +30,35 @@ def test_rankme_follows_the_formula_on_known_spectra():
     assert rankme(spectrum) == pytest.approx(expected, rel=1e-5)
 
 
-def test_embedding_queue_is_bounded_and_keeps_the_newest_rows():
-    queue = EmbeddingQueue(size=5)
-    for start in range(0, 12, 3):
-        queue.push(torch.arange(start, start + 3, dtype=torch.float32).unsqueeze(1))
-    assert queue.rows().shape == (5, 1)
-    assert sorted(queue.rows().flatten().tolist()) == [7.0, 8.0, 9.0, 10.0, 11.0]
-
-
 def test_macro_auc_skips_classes_without_both_outcomes():
     scores = torch.tensor([[0.9, 0.1, 0.5], [0.2, 0.8, 0.5], [0.8, 0.3, 0.5]])
     targets = torch.tensor([[1, 0, 0], [0, 1, 0], [1, 0, 0]])
     assert macro_auc(scores, targets) == pytest.approx(1.0)  # the third class has no positive
 
 
-def tiny_recipe(steps: int):
+def test_the_linear_probe_reads_linear_classes_and_not_noise():
+    g = torch.Generator().manual_seed(0)
+    labels = LabelSpec(("a", "b", "c"), multilabel=False)
+    y, yv = torch.randint(0, 3, (300,), generator=g), torch.randint(0, 3, (200,), generator=g)
+    centres = 3 * torch.randn(3, 16, generator=g)
+    x, xv = centres[y] + torch.randn(300, 16, generator=g), centres[yv] + torch.randn(200, 16, generator=g)
+    assert linear_probe((x, y), (xv, yv), labels) > 0.95
+    noise = torch.randn(200, 16, generator=g)
+    assert linear_probe((x, y), (noise, yv), labels) < 0.5  # chance is 1/3
+    multilabel = LabelSpec(("a", "b", "c"), multilabel=True)
+    hot = torch.nn.functional.one_hot(y, 3).float()
+    assert linear_probe((x, hot), (xv, torch.nn.functional.one_hot(yv, 3).float()), multilabel) > 0.95
+    assert linear_probe((x, y), (xv, yv), labels, seed=3) == linear_probe((x, y), (xv, yv), labels, seed=3)
+
+
+def tiny_recipe(steps: int, **monitor):
     return resolve_recipe(
         "ecg",
         overrides={
             "data": {"demo_records": 60},
             "model": {"depth": 1, "predictor_depth": 1},
             "trainer": {"batch_size": 8, "max_steps": steps},
-            "monitor": {"every_n_steps": 2, "queue_size": 64},
+            "monitor": {"every_n_steps": 2, "samples": 32, "probe_steps": 50, **monitor},
         },
     )
 
@@ -65,35 +71,44 @@ def tiny_datamodule(steps: int) -> JEPADataModule:
     return datamodule
 
 
-def fit_tiny(callbacks: list[L.Callback], steps: int = 6) -> JEPAModule:
+def fit_tiny(with_monitor: bool, steps: int = 6, **monitor) -> tuple[JEPAModule, RepresentationMonitor]:
     """A few real training steps of a tiny ECG model on a small demo set, without logger or checkpoints."""
-    recipe, datamodule = tiny_recipe(steps), tiny_datamodule(steps)
+    recipe, datamodule = tiny_recipe(steps, **monitor), tiny_datamodule(steps)
+    watcher = RepresentationMonitor(recipe.monitor, datamodule.splits, 8, recipe.seed)
     L.seed_everything(0)
     module = JEPAModule(recipe.to_dict())
     trainer = L.Trainer(
         max_steps=steps, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-        enable_model_summary=False, num_sanity_val_steps=0, callbacks=callbacks, limit_val_batches=2,
-        log_every_n_steps=1,
+        enable_model_summary=False, num_sanity_val_steps=0, callbacks=[watcher] if with_monitor else [],
+        limit_val_batches=2, log_every_n_steps=1,
     )
     trainer.fit(module, datamodule=datamodule)
-    return module
+    return module, watcher
 
 
-def test_the_online_probe_never_changes_the_encoder():
-    labels = tiny_datamodule(6).splits.labels  # the demo's SCP statements
-    assert labels is not None and labels.multilabel
-    without = fit_tiny([])
-    probe = OnlineProbe(labels, lr=1e-2)
-    with_probe = fit_tiny([probe])
-    assert probe.head is not None and probe.head[1].weight.abs().sum() > 0
-    for (name, a), b in zip(without.state_dict().items(), with_probe.state_dict().values()):
-        assert torch.equal(a, b), f"{name} differs: the probe leaked into training"
+def test_the_monitor_never_changes_the_training():
+    without, _ = fit_tiny(False)
+    with_monitor, watcher = fit_tiny(True)
+    assert watcher.baseline is not None and watcher.peaks["monitor/rankme"] > 1
+    for (name, a), b in zip(without.state_dict().items(), with_monitor.state_dict().values()):
+        assert torch.equal(a, b), f"{name} differs: the monitor leaked into training"
 
 
-def test_rankme_monitor_logs_from_the_training_step():
-    monitor = RankMeMonitor(resolve_recipe("ecg").monitor.model_copy(update={"every_n_steps": 2, "queue_size": 64}))
-    fit_tiny([monitor], steps=4)
-    assert monitor.queue.count == 4 * 8 and 1.0 <= monitor.peaks["monitor/rankme"] <= 64
+def test_the_monitor_scores_the_encoder_beside_a_random_init_one():
+    module, watcher = fit_tiny(True, steps=4)
+    assert len(watcher.train_batches) == 4 and sum(len(b["label"]) for b in watcher.train_batches) == 32
+    values = module.trainer.callback_metrics
+    for key in ("monitor/rankme", "monitor/random_init_rankme", "probe/val_auc", "probe/random_init_val_auc"):
+        assert key in values, key
+    assert 1.0 <= float(values["monitor/rankme"]) <= 32 and 0.0 <= float(values["probe/val_auc"]) <= 1.0
+    # the random-init baseline is an encoder of the same architecture and seed, not the trained one
+    fresh, _ = fit_tiny(True, steps=1, random_init=True)
+    assert float(values["monitor/random_init_rankme"]) == pytest.approx(
+        float(fresh.trainer.callback_metrics["monitor/random_init_rankme"]), rel=1e-5
+    )
+    assert float(values["monitor/rankme"]) != pytest.approx(float(values["monitor/random_init_rankme"]), rel=1e-3)
+    _, unwatched = fit_tiny(True, steps=2, random_init=False, probe=False)
+    assert unwatched.baseline is None and "probe/val_auc" not in unwatched.latest
 
 
 @pytest.mark.slow
@@ -104,7 +119,7 @@ def test_a_collapsing_configuration_raises_the_alarm(tmp_path):
         "--objective.sigreg.weight", "0",  # no regularizer and no teacher: nothing prevents collapse
         "--max-steps", "40", "--data.demo_records", "60", "--model.depth", "2", "--model.predictor_depth", "1",
         "--trainer.batch_size", "8", "--optim.lr", "3e-3", "--monitor.every_n_steps", "5",
-        "--monitor.collapse_after_steps", "10", "--monitor.queue_size", "64", "--monitor.stop_on_collapse", "true",
+        "--monitor.collapse_after_steps", "10", "--monitor.samples", "64", "--monitor.stop_on_collapse", "true",
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "representation collapse suspected" in result.stderr
@@ -127,6 +142,7 @@ def fake_run(root: Path, name: str, method: str, rankme_value: float | None, pro
         client.log_metric(run.info.run_id, "monitor/rankme", rankme_value / 2, step=50)
         client.log_metric(run.info.run_id, "monitor/rankme", rankme_value, step=100)
     client.log_metric(run.info.run_id, "probe/val_auc", probe, step=100)
+    client.log_metric(run.info.run_id, "probe/random_init_val_auc", 0.61, step=100)
     (folder / "run.json").write_text(json.dumps({"run_id": run.info.run_id, "tracking_uri": uri}))
     return folder
 
@@ -143,6 +159,7 @@ def test_select_ranks_by_final_rankme_within_each_method(tmp_path, capsys):
     assert [row.split("|")[3].strip().rsplit("/", 1)[1] for row in rows] == ["high", "low", "unfinished", "other"]
     assert rows[0].split("|")[2].strip() == "1" and "80.00" in rows[0]
     assert rows[2].split("|")[2].strip() == "-" and rows[3].split("|")[2].strip() == "1"
+    assert all(row.split("|")[7].strip() == "0.6100" for row in rows)  # the random-init encoder's probe
 
 
 def test_select_rejects_what_is_not_a_run(tmp_path, capsys):

@@ -96,6 +96,15 @@ def check_tabular_compare(out: str, tmp_path: Path) -> None:
         assert 0 <= accuracy <= 1 and 0 <= f1 <= 1
 
 
+def check_quality(out: str, tmp_path: Path) -> None:
+    rows = json.loads((tmp_path / "quality" / "results.json").read_text())
+    assert [(row["domain"], row["objective"]) for row in rows] == [("tabular", "sigreg")]
+    for key in ("random", "pretrained", "ceiling"):
+        assert 0 <= rows[0][key] <= 1, key
+    assert "| domain | objective | metric | seeds | random init | pretrained | ceiling | share closed |" in out
+    assert numbers(r"\| tabular \| sigreg \| accuracy \| 1 \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|", out)
+
+
 @dataclass(frozen=True)
 class Smoke:
     """A benchmark script, its tiny command line (built in the test's folder) and what its output must show."""
@@ -129,6 +138,10 @@ SMOKES = [
     Smoke("tabular_compare.py", lambda tmp, env: [
         "--tables", "wine", "--seeds", "0", "--steps", "2", "--depth", "1", "--epochs", "1", "--head", "linear",
     ], check_tabular_compare),
+    Smoke("quality.py", lambda tmp, env: [
+        "--out", str(tmp / "quality"), "--domains", "tabular", "--objectives", "sigreg", "--seeds", "0",
+        "--steps", "3", "--ceiling-steps", "3", "--threads", "1",
+    ], check_quality),
 ]
 
 

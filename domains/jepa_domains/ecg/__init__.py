@@ -30,7 +30,14 @@ class ECGDomain(DomainPlugin[ECGDataConfig, ECGTaskConfig]):
 
     def demo_recipe(self) -> dict[str, Any]:
         # On the core's small demo model: 100 Hz, 100 ms patches, about two minutes on 2 CPU cores.
-        return {"masking": {"min_block": 5}, "data": {"sampling_rate": 100, "patch_ms": 100.0}}
+        # SIGReg (lambda 0.1) rather than the EMA teacher: in 300 steps it lifts the frozen linear probe to
+        # 0.898 ± 0.004 macro AUC against 0.837 ± 0.017 at random init (3 seeds), where the EMA teacher,
+        # still mostly its initialization, stays at random init until about 1,250 steps (benchmarks/README.md).
+        return {
+            "objective": {"kind": "sigreg", "sigreg": {"weight": 0.1}},
+            "masking": {"min_block": 5},
+            "data": {"sampling_rate": 100, "patch_ms": 100.0},
+        }
 
     def demo_root(self, cache_dir: Path, data: ECGDataConfig) -> Path:
         return cache_dir / "ecg" / f"ptbxl-demo-v4-{data.demo_records}rec-{data.sampling_rate}hz"

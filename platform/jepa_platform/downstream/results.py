@@ -99,4 +99,26 @@ def report_table(runs: list[Path]) -> str:
         cells = [cell([m[name] for m in seeds if name in m]) for name in columns]
         folders = ", ".join(str(run) for _, run in members)
         lines.append(f"| {task} | {method} | {init} | {len(seeds)} | " + " | ".join(cells) + f" | {folders} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + "".join(f"\n{line}\n" for line in against_random_init(groups))
+
+
+def against_random_init(groups: dict[tuple[str, str, str], list[tuple[dict[str, Any], Path]]]) -> list[str]:
+    """One line per (task, method) run from both a pretrained and a random-init encoder: the difference of means."""
+    lines = []
+    for (task, method, init), members in sorted(groups.items()):
+        random = groups.get((task, method, "random"))
+        if init != "pretrained" or random is None:
+            continue
+        metric = members[0][0]["metric"]
+        pretrained = [m[metric] for results, _ in members for m in seed_metrics(results) if metric in m]
+        initial = [m[metric] for results, _ in random for m in seed_metrics(results) if metric in m]
+        if not pretrained or not initial:
+            continue
+        gain = float(np.mean(pretrained) - np.mean(initial))
+        better = gain < 0 if metric in ("rmse", "mae") else gain > 0
+        verdict = "better than" if better else "not better than"
+        lines.append(
+            f"{task}, {method}: pretrained {cell(pretrained)} vs random init {cell(initial)} {COLUMNS[metric]} "
+            f"({gain:+.4f}): the pretrained encoder is {verdict} random init"
+        )
+    return lines

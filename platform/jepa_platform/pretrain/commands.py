@@ -108,15 +108,26 @@ def run_pretrain(args: argparse.Namespace, extra: list[str]) -> int:
     summary = pretrain(recipe, out, resume=args.resume)
     if rank_zero_only.rank != 0:  # the other processes of a distributed run
         return 0
-    shown = ("train/loss", "monitor/rankme", "probe/val_auc", "probe/val_accuracy")
-    results = ", ".join(f"{key.split('/')[-1]} {summary.metrics[key]:.4g}" for key in shown if key in summary.metrics)
-    print(f"\nPretraining finished after {summary.steps} steps: {results or 'no metrics logged'}.")
+    print(f"\nPretraining finished after {summary.steps} steps: {finished_line(summary.metrics)}.")
     print(f"  checkpoint: {summary.checkpoint}")
     print(f"  config:     {summary.config}")
     print(f"  MLflow run: {summary.run_id} in {summary.tracking_uri}")
     if summary.tracking_uri.startswith("sqlite:"):
         print(f"  browse:     mlflow ui --backend-store-uri {summary.tracking_uri}")
     return 0
+
+
+def finished_line(metrics: dict[str, float]) -> str:
+    """``loss 0.12, RankMe 45.1 (random-init encoder 12.3), linear probe AUC 0.871 (random-init encoder 0.790)``."""
+    parts = [f"loss {metrics['train/loss']:.4g}"] if "train/loss" in metrics else []
+    for key, name in (("monitor/rankme", "RankMe"), ("probe/val_auc", "linear probe AUC"),
+                      ("probe/val_accuracy", "linear probe accuracy")):
+        if key in metrics:
+            initial = metrics.get(key.replace("/", "/random_init_", 1) if key.startswith("monitor") else
+                                  key.replace("/val_", "/random_init_val_"))
+            beside = f" (random-init encoder {initial:.4g})" if initial is not None else ""
+            parts.append(f"{name} {metrics[key]:.4g}{beside}")
+    return ", ".join(parts) or "no metrics logged"
 
 
 def run_prepare(args: argparse.Namespace, extra: list[str]) -> int:

@@ -19,7 +19,7 @@ from ..data.datamodule import batch_size_of
 from ..domain.registry import load_domain
 from ..errors import JepaError
 from ..masking import Masks, build_masking
-from ..model import Encoder, Predictor, gather_tokens, jepa_step_flops, pooled
+from ..model import Encoder, Predictor, gather_tokens, jepa_step_flops
 from ..objectives import LOSSES, DomainTargets, EMATeacher, prediction_loss, sigreg
 from ..schedules import cosine, warmup_cosine
 from .config import Recipe, recipe_model
@@ -27,13 +27,12 @@ from .config import Recipe, recipe_model
 
 @dataclass
 class StepResult:
-    """A JEPA step: the loss to minimize, its parts, and the detached pooled target embeddings."""
+    """A JEPA step: the loss to minimize and its parts."""
 
     loss: torch.Tensor
     prediction: torch.Tensor
     domain: torch.Tensor | None
     regularizer: torch.Tensor | None
-    embeddings: torch.Tensor
 
 
 class JEPAModule(L.LightningModule):
@@ -137,19 +136,17 @@ class JEPAModule(L.LightningModule):
         if self.domain_targets is not None:
             domain = self.loss_fn(domain_prediction.float(), self.domain_targets.targets(batch, masks))
         predictive = prediction_loss(objective, latent, domain)
-        # monitoring sees the full pass when there is one; with domain targets alone, the context's tokens
-        embeddings = (pooled(full, valid) if full is not None else context.mean(dim=1)).detach()
         domain_part = None if domain is None else domain.detach()
         if objective.kind == "ema":
-            return StepResult(predictive, predictive.detach(), domain_part, None, embeddings)
+            return StepResult(predictive, predictive.detach(), domain_part, None)
         regularizer = sigreg(full, objective.sigreg, seed, valid)
         weight = objective.sigreg.weight
         loss = (1 - weight) * predictive + weight * regularizer
-        return StepResult(loss, predictive.detach(), domain_part, regularizer.detach(), embeddings)
+        return StepResult(loss, predictive.detach(), domain_part, regularizer.detach())
 
     def training_step(self, inputs: tuple[Any, torch.Tensor | None, Masks], batch_idx: int) -> dict[str, Any]:
         result = self.jepa_loss(*inputs, seed=self.recipe.seed * 1_000_003 + self.global_step)
-        self.log("train/loss", result.loss, prog_bar=True, batch_size=result.embeddings.shape[0])
+        self.log("train/loss", result.loss, prog_bar=True, batch_size=inputs[2].context.shape[0])
         if (self.global_step + 1) % self.trainer.log_every_n_steps == 0:  # a logged number is a host-to-device copy
             self.log("train/lr", self.optimizers().param_groups[0]["lr"])
             if self.teacher is not None:
@@ -159,12 +156,12 @@ class JEPAModule(L.LightningModule):
                 self.log("train/sigreg", result.regularizer)
             if result.domain is not None:
                 self.log("train/domain_loss", result.domain)
-        return {"loss": result.loss, "embeddings": result.embeddings}
+        return result.loss
 
     def validation_step(self, inputs: tuple[Any, torch.Tensor | None, Masks], batch_idx: int) -> dict[str, Any]:
         result = self.jepa_loss(*inputs, seed=self.recipe.seed * 1_000_003 - 1 - batch_idx)
-        self.log("val/loss", result.loss, prog_bar=True, sync_dist=True, batch_size=result.embeddings.shape[0])
-        return {"loss": result.loss, "embeddings": result.embeddings}
+        self.log("val/loss", result.loss, prog_bar=True, sync_dist=True, batch_size=inputs[2].context.shape[0])
+        return result.loss
 
     # ------------------------------------------------------------ schedules
     def progress(self) -> float:
@@ -184,7 +181,9 @@ class JEPAModule(L.LightningModule):
             if group["decays"]:
                 group["weight_decay"] = wd
 
-    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
+        """The optimizer's step, then the EMA teacher's: before any callback (a checkpoint) sees the step."""
+        super().optimizer_step(*args, **kwargs)
         self.update_teacher()
 
     # ------------------------------------------------------------ optimizer

@@ -1,9 +1,18 @@
-"""Label-free monitoring: RankMe of pooled embeddings and a collapse alarm.
+"""Watching the representation itself: RankMe, the collapse alarm, and the linear probe against a random-init encoder.
 
-RankMe (Garrido et al.) is the effective rank ``exp(-sum_k p_k log p_k)`` with
-``p_k = sigma_k / sum(sigma) + eps`` over the singular values of an ``N × D``
-embedding matrix. It predicts downstream quality without labels; a falling
-RankMe (or embedding spread) signals collapse.
+The monitor encodes a fixed set of ``monitor.samples`` training samples with
+the target encoder (the EMA teacher, or the encoder itself), over the whole
+input, every ``monitor.every_n_steps`` steps: it measures the representation,
+whatever the objective regresses. RankMe (Garrido et al.) is the effective
+rank ``exp(-sum_k p_k log p_k)``, ``p_k = sigma_k / sum(sigma) + eps``, of
+those pooled embeddings; a fall of RankMe or of the embeddings' spread below
+``collapse_ratio`` of its peak raises the collapse alarm.
+
+When the data has labels, at each validation (and when training ends) a
+linear probe is fitted on the same training samples and scored on the
+validation samples (:mod:`.probe`), and beside it the same probe on a
+random-init encoder of the same architecture and seed: every run shows
+whether pretraining made the encoder better than where it started.
 """
 
 from __future__ import annotations
@@ -13,29 +22,41 @@ from typing import Any
 
 import lightning as L
 import torch
-from pydantic import model_validator
+from lightning.fabric.utilities.apply_func import move_data_to_device
+from pydantic import PositiveInt, model_validator
+from torch.utils.data import DataLoader, Dataset, IterableDataset, Subset
 
 from ..config import Section
+from ..data.datamodule import batch_size_of
+from ..domain.contract import DatasetSplits, LabelSpec
+from ..domain.registry import load_domain
+from ..model import Encoder, pooled
+from .probe import linear_probe, probe_metric
+
+Batches = list[Any]
 
 
 class MonitorConfig(Section):
     """The ``monitor`` recipe section."""
 
-    every_n_steps: int = 50
-    queue_size: int = 4096
+    every_n_steps: PositiveInt = 50
+    samples: int = 512
+    """Training samples the monitor encodes (RankMe, the alarm, the probe's training set) and validation
+    samples the probe is scored on, each drawn once per run."""
     probe: bool = True
     probe_lr: float = 1e-2
-    """The online probe's learning rate: its inputs are standardized, and it must keep up with
-    embeddings that move while the encoder trains (at 1e-3 it lagged its frozen-feature score by
-    0.05-0.1 AUC after the demo's 300 steps)."""
+    probe_steps: PositiveInt = 300
+    """Full-batch AdamW steps of each fit of the linear probe."""
+    random_init: bool = True
+    """Score a random-init encoder of the same architecture and seed beside the trained one."""
     collapse_ratio: float = 0.25
     collapse_after_steps: int = 100
     stop_on_collapse: bool = False
 
     @model_validator(mode="after")
     def _check(self) -> "MonitorConfig":
-        if self.every_n_steps < 1 or self.queue_size < 2:
-            raise ValueError("need every_n_steps >= 1 and queue_size >= 2")
+        if self.samples < 2 or self.probe_lr <= 0:
+            raise ValueError("need samples >= 2 and probe_lr > 0")
         if not 0.0 < self.collapse_ratio < 1.0:
             raise ValueError(f"collapse_ratio must lie in (0, 1), got {self.collapse_ratio}")
         return self
@@ -48,68 +69,162 @@ def rankme(embeddings: torch.Tensor, eps: float = 1e-7) -> float:
     return float(torch.exp(-(p * p.log()).sum()))
 
 
-class EmbeddingQueue:
-    """The last ``size`` rows pushed, in a fixed ``size × D`` CPU buffer (memory bounded whatever the data)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.buffer: torch.Tensor | None = None
-        self.count = 0
-
-    def push(self, rows: torch.Tensor) -> None:
-        rows = rows.detach().float().cpu()[-self.size :]
-        if self.buffer is None:
-            self.buffer = torch.zeros(self.size, rows.shape[1])
-        index = (self.count + torch.arange(rows.shape[0])) % self.size
-        self.buffer[index] = rows
-        self.count += rows.shape[0]
-
-    def rows(self) -> torch.Tensor:
-        assert self.buffer is not None
-        return self.buffer[: min(self.count, self.size)]
+def fixed_batches(dataset: Dataset, count: int, batch_size: int, seed: int) -> Batches:
+    """About ``count`` samples of ``dataset`` in collated CPU batches, the same on every process and run."""
+    if isinstance(dataset, IterableDataset):  # prepared shards yield batches
+        source = dataset.configured(batch_size=batch_size, rank=0, world_size=1, epoch=0)
+        batches, total = [], 0
+        for batch in source:
+            batches.append(batch)
+            total += batch_size_of(batch)
+            if total >= count:
+                break
+        return batches
+    order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))[:count]
+    return list(DataLoader(Subset(dataset, order.tolist()), batch_size=batch_size))
 
 
-class RankMeMonitor(L.Callback):
-    """Logs ``monitor/rankme`` and ``monitor/embedding_std`` every N steps and at each epoch end,
-    and raises the collapse alarm when either falls below ``collapse_ratio`` of its peak.
+def labels_of(batches: Batches) -> torch.Tensor | None:
+    """The ``label`` entries of dict batches, concatenated; ``None`` when they have none."""
+    if not batches or not isinstance(batches[0], dict) or "label" not in batches[0]:
+        return None
+    return torch.cat([batch["label"] for batch in batches])
 
-    The training step returns the pooled embeddings of its batch (``outputs["embeddings"]``);
-    they are gathered from every rank into a bounded queue.
+
+@torch.no_grad()
+def encode(encoder: Encoder, batches: Batches, device: torch.device, context: Any = None) -> torch.Tensor:
+    """Pooled embeddings (``N × D``, float32 on the CPU) of every sample of ``batches``, in eval mode."""
+    was_training = encoder.training
+    encoder.eval()
+    rows = []
+    for batch in batches:
+        valid = encoder.tokenizer.valid_mask(batch)
+        batch = move_data_to_device(batch, device)
+        with context() if context is not None else torch.autocast(device.type, enabled=False):
+            tokens = encoder(batch)
+        rows.append(pooled(tokens.float(), None if valid is None else valid.to(device)).cpu())
+    encoder.train(was_training)
+    return torch.cat(rows)
+
+
+class RepresentationMonitor(L.Callback):
+    """RankMe, the collapse alarm and the linear probe of the target encoder, beside a random-init encoder.
+
+    Args:
+        config: The recipe's ``monitor`` section.
+        splits: The pretraining datasets (their ``labels`` enable the probe).
+        batch_size: Samples per batch when encoding.
+        seed: The run's seed: it draws the fixed samples and initializes the random-init encoder.
     """
 
-    def __init__(self, config: MonitorConfig) -> None:
-        self.config = config
-        self.queue = EmbeddingQueue(config.queue_size)
+    def __init__(self, config: MonitorConfig, splits: DatasetSplits, batch_size: int, seed: int) -> None:
+        self.config, self.splits, self.batch_size, self.seed = config, splits, batch_size, seed
+        self.train_batches: Batches = []
+        self.val_batches: Batches = []
+        self.baseline: dict[str, float] | None = None
         self.peaks: dict[str, float] = {}
         self.collapsed_at: int | None = None
+        self.latest: dict[str, float] = {}
+        self._measured: dict[str, int] = {}
 
+    @property
+    def labels(self) -> LabelSpec | None:
+        return self.splits.labels if self.config.probe and self.val_batches else None
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        cfg = self.config
+        self.train_batches = fixed_batches(self.splits.train, cfg.samples, self.batch_size, self.seed)
+        if cfg.probe and self.splits.labels is not None and self.splits.val is not None:
+            self.val_batches = fixed_batches(self.splits.val, cfg.samples, self.batch_size, self.seed + 1)
+
+    # ------------------------------------------------------------- hooks
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
-        embeddings = pl_module.all_gather(outputs["embeddings"])
-        self.queue.push(embeddings.reshape(-1, embeddings.shape[-1]))
         if trainer.global_step % self.config.every_n_steps == 0:
-            self.measure(trainer, pl_module)
+            self.measure(trainer, pl_module, probe=False)
 
-    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if self.queue.count:
-            self.measure(trainer, pl_module)
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.sanity_checking:
+            self.measure(trainer, pl_module, probe=True)
 
-    def measure(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        rows = self.queue.rows()
-        values = {"monitor/rankme": rankme(rows), "monitor/embedding_std": float(rows.std(dim=0).mean())}
-        for name, value in values.items():
-            pl_module.log(name, value, rank_zero_only=True)
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.measure(trainer, pl_module, probe=True)
+        self.compare(trainer)
+
+    # ---------------------------------------------------------- measures
+    def measure(self, trainer: L.Trainer, pl_module: L.LightningModule, probe: bool) -> None:
+        """Log RankMe (and, with ``probe``, the probe's score) at this step, once per kind."""
+        step = trainer.global_step
+        kinds = ["rankme", "probe"] if probe and self.labels is not None else ["rankme"]
+        kinds = [kind for kind in kinds if self._measured.get(kind) != step]
+        if not kinds:
+            return
+        context = trainer.precision_plugin.forward_context
+        embeddings = encode(pl_module.target_encoder, self.train_batches, pl_module.device, context)
+        values = {"monitor/rankme": rankme(embeddings), "monitor/embedding_std": float(embeddings.std(dim=0).mean())}
+        if "probe" in kinds:
+            val = encode(pl_module.target_encoder, self.val_batches, pl_module.device, context)
+            values[self.probe_key()] = self.probe_score(embeddings, val)
+        values.update(self.random_init_values(pl_module, context, "probe" in kinds))
+        for kind in kinds:
+            self._measured[kind] = step
+        self.latest.update(values)
+        record(trainer, values)
         self.check_collapse(trainer, values)
 
+    def probe_key(self, prefix: str = "") -> str:
+        assert self.labels is not None
+        return f"probe/{prefix}val_{probe_metric(self.labels)}"
+
+    def probe_score(self, train: torch.Tensor, val: torch.Tensor) -> float:
+        assert self.labels is not None
+        cfg = self.config
+        pairs = (train, labels_of(self.train_batches)), (val, labels_of(self.val_batches))
+        return linear_probe(*pairs, self.labels, cfg.probe_lr, cfg.probe_steps, self.seed)
+
+    def random_init_values(self, pl_module: L.LightningModule, context: Any, probe: bool) -> dict[str, float]:
+        """RankMe and the probe's score of a random-init encoder (computed once, then logged beside each measure)."""
+        if not self.config.random_init:
+            return {}
+        if self.baseline is None:
+            recipe = pl_module.recipe
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(self.seed)
+                tokenizer = load_domain(recipe.domain).build_tokenizer(recipe.data, recipe.model.embed_dim)
+                encoder = Encoder(tokenizer, recipe.model).to(pl_module.device)
+            embeddings = encode(encoder, self.train_batches, pl_module.device, context)
+            self.baseline = {"monitor/random_init_rankme": rankme(embeddings)}
+            if self.labels is not None:
+                val = encode(encoder, self.val_batches, pl_module.device, context)
+                self.baseline[self.probe_key("random_init_")] = self.probe_score(embeddings, val)
+        return {key: value for key, value in self.baseline.items() if probe or key.startswith("monitor/")}
+
+    def compare(self, trainer: L.Trainer) -> None:
+        """Warn (and tag the MLflow run) when the trained encoder's probe ends below the random-init encoder's."""
+        if self.labels is None or self.baseline is None:
+            return
+        trained = float(trainer.callback_metrics[self.probe_key()])
+        initial = self.baseline[self.probe_key("random_init_")]
+        if trained >= initial:
+            return
+        name = probe_metric(self.labels)
+        message = (
+            f"the pretrained encoder's linear probe ({name} {trained:.4f}) is below the random-init encoder's "
+            f"({initial:.4f}): pretraining has not helped yet (train longer, or try another objective or recipe)"
+        )
+        warnings.warn(message, stacklevel=2)
+        tag(trainer, "below_random_init", message)
+
     def check_collapse(self, trainer: L.Trainer, values: dict[str, float]) -> None:
-        for name, value in values.items():
+        watched = {name: values[name] for name in ("monitor/rankme", "monitor/embedding_std")}
+        for name, value in watched.items():
             self.peaks[name] = max(self.peaks.get(name, value), value)
         if self.collapsed_at is not None or trainer.global_step < self.config.collapse_after_steps:
             return
         fallen = [
             f"{name.split('/')[1]} {value:.4g} (peak {self.peaks[name]:.4g})"
-            for name, value in values.items()
+            for name, value in watched.items()
             if value < self.config.collapse_ratio * self.peaks[name]
         ]
         if not fallen:
@@ -117,9 +232,7 @@ class RankMeMonitor(L.Callback):
         self.collapsed_at = trainer.global_step
         message = f"representation collapse suspected at step {trainer.global_step}: " + ", ".join(fallen)
         warnings.warn(message, stacklevel=2)
-        for logger in trainer.loggers:
-            if hasattr(logger, "experiment") and hasattr(logger, "run_id") and trainer.is_global_zero:
-                logger.experiment.set_tag(logger.run_id, "collapse", message)
+        tag(trainer, "collapse", message)
         if self.config.stop_on_collapse:
             trainer.should_stop = True
 
@@ -129,3 +242,18 @@ class RankMeMonitor(L.Callback):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.peaks = dict(state_dict["peaks"])
         self.collapsed_at = state_dict["collapsed_at"]
+
+
+def record(trainer: L.Trainer, values: dict[str, float]) -> None:
+    """Log ``values`` at the current step (first process only) and keep them as the run's latest metrics."""
+    if trainer.is_global_zero:
+        for logger in trainer.loggers:
+            logger.log_metrics(values, step=trainer.global_step)
+    trainer.callback_metrics.update({name: torch.tensor(value) for name, value in values.items()})
+
+
+def tag(trainer: L.Trainer, name: str, message: str) -> None:
+    """Set an MLflow tag on the run (first process only)."""
+    for logger in trainer.loggers:
+        if hasattr(logger, "experiment") and hasattr(logger, "run_id") and trainer.is_global_zero:
+            logger.experiment.set_tag(logger.run_id, name, message)

@@ -1,4 +1,4 @@
-"""Training curves (loss, RankMe, online probe) drawn from the MLflow run into a PNG artifact."""
+"""Training curves (loss, RankMe, the linear probe, each beside the random-init encoder's) drawn into a PNG."""
 
 from __future__ import annotations
 
@@ -11,8 +11,11 @@ from matplotlib.figure import Figure
 
 PANELS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("loss", ("train/loss", "val/loss")),
-    ("RankMe (effective rank)", ("monitor/rankme",)),
-    ("online probe", ("probe/val_auc", "probe/val_accuracy")),
+    ("RankMe (effective rank)", ("monitor/rankme", "monitor/random_init_rankme")),
+    (
+        "linear probe (validation)",
+        ("probe/val_auc", "probe/random_init_val_auc", "probe/val_accuracy", "probe/random_init_val_accuracy"),
+    ),
 )
 
 
@@ -26,7 +29,8 @@ def draw(histories: dict[str, list[tuple[int, float]]], path: Path) -> Path | No
     for axes, (title, keys) in zip(figure.subplots(1, len(panels), squeeze=False)[0], panels):
         for key in keys:
             steps, values = zip(*histories[key])
-            axes.plot(steps, values, marker="." if len(steps) < 30 else None, label=key)
+            style = "--" if "random_init" in key else "-"  # the random-init encoder's: a reference line
+            axes.plot(steps, values, style, marker="." if len(steps) < 30 else None, label=key)
         axes.set(title=title, xlabel="step")
         axes.grid(alpha=0.3)
         axes.legend(fontsize="small")

@@ -12,7 +12,7 @@ from lightning.pytorch.loggers import Logger, MLFlowLogger
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
 from ..data.datamodule import JEPADataModule
-from ..domain.contract import LabelSpec, cache_dir
+from ..domain.contract import DatasetSplits, cache_dir
 from ..domain.registry import load_domain
 from ..errors import JepaError
 from ..runs.atomic import AtomicCheckpointIO, atomic_write_text
@@ -22,9 +22,8 @@ from .callbacks import LastCheckpoint, SamplesPerSecond
 from .config import Recipe
 from .distributed import build_strategy
 from .module import JEPAModule
-from .monitor import RankMeMonitor
+from .monitor import RepresentationMonitor
 from .plots import TrainingPlots
-from .probe import OnlineProbe
 
 
 def last_checkpoint(out: Path) -> Path:
@@ -53,17 +52,15 @@ def check_run_folder(out: Path, resume: bool) -> None:
         stale.unlink(missing_ok=True)  # every process of a distributed run gets here
 
 
-def build_callbacks(recipe: Recipe, out: Path, labels: LabelSpec | None) -> list[L.Callback]:
-    """Checkpoints, throughput, label-free monitoring, the online probe (with labels) and plots."""
+def build_callbacks(recipe: Recipe, out: Path, splits: DatasetSplits) -> list[L.Callback]:
+    """Checkpoints, throughput, the representation monitor (RankMe, alarm, probe against random init) and plots."""
     callbacks = [
         LastCheckpoint(last_checkpoint(out), recipe.trainer.checkpoint_every_n_steps),
         SamplesPerSecond(),
-        RankMeMonitor(recipe.monitor),
+        RepresentationMonitor(recipe.monitor, splits, recipe.trainer.batch_size, recipe.seed),
         TrainingPlots(out / "plots"),
         TQDMProgressBar(refresh_rate=5),
     ]
-    if labels is not None and recipe.monitor.probe:
-        callbacks.append(OnlineProbe(labels, recipe.monitor.probe_lr, recipe.seed))
     return callbacks
 
 
@@ -133,7 +130,7 @@ def pretrain(recipe: Recipe, out: Path, resume: bool = False) -> RunSummary:
     out.mkdir(parents=True, exist_ok=True)
     logger = start_run(recipe, out, resume)
     assert datamodule.splits is not None
-    trainer = build_trainer(recipe, build_callbacks(recipe, out, datamodule.splits.labels), out, logger or False)
+    trainer = build_trainer(recipe, build_callbacks(recipe, out, datamodule.splits), out, logger or False)
     trainer.fit(module, datamodule=datamodule, ckpt_path=last_checkpoint(out) if resume else None, weights_only=True)
     metrics = {key: float(value) for key, value in trainer.callback_metrics.items()}
     run_id = None if logger is None else logger.run_id

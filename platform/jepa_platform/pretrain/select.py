@@ -3,7 +3,7 @@
 Following the RankMe paper's protocol, runs are compared within one method
 (here the objective, ``ema`` or ``sigreg``): the highest RankMe wins. Runs of
 different methods are ranked separately. An online-probe score, when the run
-has one, is shown for reference and never used to rank.
+has one, is shown for reference beside the random-init encoder's, and never used to rank.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from ..errors import JepaError
 
 RUN_ID = re.compile(r"[0-9a-f]{32}")
 PROBE_KEYS = ("probe/val_auc", "probe/val_accuracy")
+RANDOM_INIT_KEYS = ("probe/random_init_val_auc", "probe/random_init_val_accuracy")
 
 
 @dataclass
@@ -26,6 +27,7 @@ class RunScore:
     steps: int
     rankme: float | None
     probe: float | None
+    random_init_probe: float | None = None
 
 
 def locate(reference: str, tracking_uri: str | None) -> tuple[str, str, str]:
@@ -53,12 +55,14 @@ def score(reference: str, tracking_uri: str | None = None) -> RunScore:
         raise JepaError(f"{name}: MLflow run {run_id} not found in {uri}: {exc.message}") from None
     metrics, params = run.data.metrics, run.data.params
     probe = next((metrics[key] for key in PROBE_KEYS if key in metrics), None)
+    random_init_probe = next((metrics[key] for key in RANDOM_INIT_KEYS if key in metrics), None)
     return RunScore(
         name=name,
         method=params.get("objective.kind", "ema"),
         steps=int(params.get("trainer.max_steps", 0)),
         rankme=metrics.get("monitor/rankme"),
         probe=probe,
+        random_init_probe=random_init_probe,
     )
 
 
@@ -76,12 +80,13 @@ def rank(scores: list[RunScore]) -> list[tuple[int | None, RunScore]]:
 def table(ranked: list[tuple[int | None, RunScore]]) -> str:
     """A markdown table of the ranking."""
     lines = [
-        "| method | rank | run | steps | RankMe | online probe (reference) |",
-        "|---|---:|---|---:|---:|---:|",
+        "| method | rank | run | steps | RankMe | linear probe (reference) | random-init encoder's probe |",
+        "|---|---:|---|---:|---:|---:|---:|",
     ]
     for position, run in ranked:
         rankme = "n/a" if run.rankme is None else f"{run.rankme:.2f}"
         probe = "n/a" if run.probe is None else f"{run.probe:.4f}"
+        initial = "n/a" if run.random_init_probe is None else f"{run.random_init_probe:.4f}"
         shown = "-" if position is None else str(position)
-        lines.append(f"| {run.method} | {shown} | {run.name} | {run.steps} | {rankme} | {probe} |")
+        lines.append(f"| {run.method} | {shown} | {run.name} | {run.steps} | {rankme} | {probe} | {initial} |")
     return "\n".join(lines)

@@ -1,0 +1,177 @@
+"""Does pretraining make a better encoder? Random init, pretrained and a supervised ceiling on every domain's demo.
+
+For each domain and seed: a pretraining run of the domain's demo recipe (with
+``--objectives``, each objective in turn; ``default`` keeps the recipe's),
+whose monitor scores the pretrained encoder and a random-init encoder of the
+same architecture and seed with the same linear probe on the same samples
+(``probe/val_*`` and ``probe/random_init_val_*``); then the ceiling: the same
+architecture trained end to end with every training label (encoder and a
+linear head on the pooled tokens), scored on the same validation samples with
+the same metric. The table gives mean ± std over seeds and the share of the
+headroom pretraining closes, ``(pretrained - random) / (ceiling - random)``.
+Finished runs are reused, so an interrupted benchmark continues.
+
+    .venv/bin/python benchmarks/quality.py --out runs/quality                       # every domain, 3 seeds
+    .venv/bin/python benchmarks/quality.py --out runs/quality --domains ecg --objectives default ema
+    .venv/bin/python benchmarks/quality.py --out T --domains tabular --seeds 0 --steps 4 --ceiling-steps 4  # smoke
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from jepa_platform.config import deep_merge
+from jepa_platform.data.datamodule import JEPADataModule
+from jepa_platform.domain import cache_dir, load_domain
+from jepa_platform.model import Encoder, pooled
+from jepa_platform.pretrain.config import Recipe, resolve_recipe
+from jepa_platform.pretrain.monitor import fixed_batches, labels_of
+from jepa_platform.pretrain.probe import macro_auc, probe_metric
+from jepa_platform.pretrain.run import pretrain
+
+DOMAINS = ("ecg", "eeg", "sar", "tabular")
+
+
+def pretrained_scores(recipe: Recipe, out: Path) -> dict[str, Any]:
+    """Pretrain ``recipe`` into ``out`` (unless done) and return its final probe scores and wall time."""
+    saved = out / "scores.json"
+    if saved.is_file():
+        return json.loads(saved.read_text())
+    start = time.perf_counter()
+    summary = pretrain(recipe, out)
+    metrics = summary.metrics
+    key = next(k for k in ("probe/val_auc", "probe/val_accuracy") if k in metrics)
+    scores = {
+        "metric": key.rsplit("_", 1)[1],
+        "pretrained": metrics[key],
+        "random": metrics[key.replace("/val_", "/random_init_val_")],
+        "rankme": metrics["monitor/rankme"],
+        "seconds": time.perf_counter() - start,
+    }
+    saved.write_text(json.dumps(scores, indent=1))
+    return scores
+
+
+def ceiling_score(recipe: Recipe, steps: int, out: Path) -> dict[str, Any]:
+    """The encoder and a linear head trained end to end on every training label, scored like the probe."""
+    saved = out / "ceiling.json"
+    if saved.is_file():
+        return json.loads(saved.read_text())
+    start = time.perf_counter()
+    plugin, cfg = load_domain(recipe.domain), recipe.trainer
+    datamodule = JEPADataModule(plugin, recipe.data, cfg.batch_size, 0, recipe.seed, cache_dir())
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    splits, labels = datamodule.splits, datamodule.splits.labels
+    assert labels is not None and splits.val is not None, f"{recipe.domain}: the demo needs labels and a val split"
+    torch.manual_seed(recipe.seed)
+    encoder = Encoder(plugin.build_tokenizer(recipe.data, recipe.model.embed_dim), recipe.model)
+    head = torch.nn.Linear(recipe.model.embed_dim, len(labels.names))
+    params = [*encoder.parameters(), *head.parameters()]
+    optimizer = torch.optim.AdamW(params, lr=recipe.optim.lr, weight_decay=0.05)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, recipe.optim.lr, total_steps=steps, pct_start=0.1)
+    loader = torch.utils.data.DataLoader(
+        splits.train, batch_size=cfg.batch_size, shuffle=True, drop_last=True,
+        generator=torch.Generator().manual_seed(recipe.seed),
+    )
+
+    def logits(batch: Any) -> torch.Tensor:
+        return head(pooled(encoder(batch), encoder.tokenizer.valid_mask(batch)))
+
+    step = 0
+    while step < steps:
+        for batch in loader:
+            target = batch["label"].float() if labels.multilabel else batch["label"].long()
+            loss = (F.binary_cross_entropy_with_logits if labels.multilabel else F.cross_entropy)(logits(batch), target)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            optimizer.step()
+            schedule.step()
+            step += 1
+            if step == steps:
+                break
+    val = fixed_batches(splits.val, recipe.monitor.samples, cfg.batch_size, recipe.seed + 1)  # the probe's samples
+    encoder.eval()
+    with torch.no_grad():
+        scores, targets = torch.cat([logits(batch) for batch in val]), labels_of(val)
+    value = macro_auc(scores.sigmoid(), targets) if labels.multilabel else float((scores.argmax(1) == targets).float().mean())
+    result = {"metric": probe_metric(labels), "ceiling": value, "seconds": time.perf_counter() - start}
+    saved.write_text(json.dumps(result, indent=1))
+    return result
+
+
+def objective_name(recipe: Recipe) -> str:
+    """``ema``, ``sigreg``, ``domain targets`` or ``ema + domain targets``: what the run regressed."""
+    objective = recipe.objective
+    if objective.target == "domain":
+        return "domain targets"
+    return objective.kind + (" + domain targets" if objective.target == "both" else "")
+
+
+def cell(values: list[float]) -> str:
+    return f"{np.mean(values):.3f} ± {np.std(values):.3f}" if len(values) > 1 else f"{values[0]:.3f}"
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """Mean ± std over seeds per (domain, objective), and the headroom share pretraining closes."""
+    lines = [
+        "| domain | objective | metric | seeds | random init | pretrained | ceiling | share closed | pretrain s |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for domain, objective in dict.fromkeys((row["domain"], row["objective"]) for row in rows):
+        group = [row for row in rows if row["domain"] == domain and row["objective"] == objective]
+        random, trained, ceiling = ([row[key] for row in group] for key in ("random", "pretrained", "ceiling"))
+        share = (np.mean(trained) - np.mean(random)) / (np.mean(ceiling) - np.mean(random))
+        seconds = np.mean([row["seconds"] for row in group])
+        lines.append(
+            f"| {domain} | {objective} | {group[0]['metric']} | {len(group)} | {cell(random)} | {cell(trained)} | "
+            f"{cell(ceiling)} | {share:.2f} | {seconds:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, required=True, help="folder for the runs and results.json")
+    parser.add_argument("--domains", nargs="+", default=list(DOMAINS), choices=DOMAINS)
+    parser.add_argument("--objectives", nargs="+", default=["default"], choices=["default", "ema", "sigreg"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--steps", type=int, help="pretraining steps (default: the demo recipe's)")
+    parser.add_argument("--ceiling-steps", type=int, help="supervised steps (default: twice the pretraining steps)")
+    parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    args = parser.parse_args()
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    torch.set_num_threads(args.threads)
+    rows = []
+    for domain in args.domains:
+        for objective in args.objectives:
+            for seed in args.seeds:
+                overrides: dict[str, Any] = {"seed": seed}
+                if objective != "default":
+                    overrides["objective"] = {"kind": objective}
+                if args.steps:
+                    overrides = deep_merge(overrides, {"trainer": {"max_steps": args.steps}})
+                recipe = resolve_recipe(domain, overrides=overrides)
+                folder = args.out / domain / f"{objective}-seed{seed}"
+                scores = pretrained_scores(recipe, folder / "pretrain")
+                steps = args.ceiling_steps or 2 * recipe.trainer.max_steps
+                ceiling = ceiling_score(recipe, steps, folder)
+                row = {"domain": domain, "objective": objective_name(recipe), "seed": seed, **scores,
+                       "ceiling": ceiling["ceiling"]}
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    (args.out / "results.json").write_text(json.dumps(rows, indent=1))
+    print("\n" + table(rows))
+
+
+if __name__ == "__main__":
+    main()
