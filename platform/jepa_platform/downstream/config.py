@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import model_validator
+from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
 
 from ..config import Section, deep_merge, read_yaml, validate, with_sections
 from ..domain.contract import DomainPlugin, TaskConfig
@@ -58,6 +58,7 @@ class FinetuneConfig(ProbeConfig):
 
     lr: float = 1e-3
     final_lr: float = 1e-5
+    """A cosine from ``lr`` after the warmup epochs."""
     warmup_epochs: int = 2
     weight_decay: float = 0.01
     max_epochs: int = 75
@@ -78,20 +79,12 @@ class BaselineConfig(Section):
     """scikit-learn's HistGradientBoosting on the raw columns (``jepa-platform baseline``): it fits
     the training split and stops adding trees when the validation loss stalls for ``patience`` trees."""
 
-    learning_rate: float = 0.1
-    max_iter: int = 1000
-    max_leaf_nodes: int = 31
-    min_samples_leaf: int = 20
-    l2_regularization: float = 0.0
-    patience: int = 20
-
-    @model_validator(mode="after")
-    def _check(self) -> "BaselineConfig":
-        if self.learning_rate <= 0 or self.l2_regularization < 0:
-            raise ValueError("learning_rate must be positive and l2_regularization non-negative")
-        if min(self.max_iter, self.min_samples_leaf, self.patience) < 1 or self.max_leaf_nodes < 2:
-            raise ValueError("need max_iter, min_samples_leaf, patience >= 1 and max_leaf_nodes >= 2")
-        return self
+    learning_rate: PositiveFloat = 0.1
+    max_iter: PositiveInt = 1000
+    max_leaf_nodes: int = Field(31, ge=2)
+    min_samples_leaf: PositiveInt = 20
+    l2_regularization: NonNegativeFloat = 0.0
+    patience: PositiveInt = 20
 
 
 class DownstreamTrainerConfig(Section):

@@ -23,8 +23,9 @@ from ..errors import JepaError
 from .base import (
     Masks,
     MaskStrategy,
+    Positive,
+    Share,
     all_valid,
-    check_range,
     cut_to_fewest,
     first_true,
     indices_to_mask,
@@ -105,19 +106,12 @@ class MultiBlockMaskingConfig(Section):
 
     strategy: Literal["multiblock"] = "multiblock"
     num_blocks: PositiveInt = 4
-    target_scale: tuple[float, float] = (0.15, 0.2)
-    target_aspect: tuple[float, float] = (0.75, 1.5)
-    context_scale: tuple[float, float] = (0.85, 1.0)
-    context_aspect: tuple[float, float] = (1.0, 1.0)
+    target_scale: Share = (0.15, 0.2)
+    target_aspect: Positive = (0.75, 1.5)
+    context_scale: Share = (0.85, 1.0)
+    context_aspect: Positive = (1.0, 1.0)
     min_context: PositiveInt = 10
 
-    @model_validator(mode="after")
-    def _check(self) -> "MultiBlockMaskingConfig":
-        check_range("target_scale", self.target_scale, 0.0, 1.0)
-        check_range("context_scale", self.context_scale, 0.0, 1.0)
-        check_range("target_aspect", self.target_aspect, 0.0)
-        check_range("context_aspect", self.context_aspect, 0.0)
-        return self
 
 
 @register_strategy("multiblock")
@@ -159,17 +153,11 @@ class MultiBlockMasking(MaskStrategy):
 class TubeGeneratorConfig(Section):
     """``num_blocks`` blocks of ``spatial_scale`` of the plane at ``aspect``, over ``temporal_scale`` of the time."""
 
-    spatial_scale: tuple[float, float] = (0.15, 0.15)
-    temporal_scale: tuple[float, float] = (1.0, 1.0)
-    aspect: tuple[float, float] = (0.75, 1.5)
+    spatial_scale: Share = (0.15, 0.15)
+    temporal_scale: Share = (1.0, 1.0)
+    aspect: Positive = (0.75, 1.5)
     num_blocks: PositiveInt = 8
 
-    @model_validator(mode="after")
-    def _check(self) -> "TubeGeneratorConfig":
-        check_range("spatial_scale", self.spatial_scale, 0.0, 1.0)
-        check_range("temporal_scale", self.temporal_scale, 0.0, 1.0)
-        check_range("aspect", self.aspect, 0.0)
-        return self
 
 
 class TubeMaskingConfig(Section):

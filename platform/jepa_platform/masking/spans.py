@@ -17,8 +17,8 @@ from ..errors import JepaError
 from .base import (
     Masks,
     MaskStrategy,
+    Share,
     all_valid,
-    check_range,
     first_true,
     random_below,
     random_composition,
@@ -103,15 +103,13 @@ class FutureChunkMaskingConfig(Section):
     """
 
     strategy: Literal["future_chunks"] = "future_chunks"
-    context_share: tuple[float, float] = (0.25, 0.5)
-    chunk_share: tuple[float, float] = (0.125, 0.25)
+    context_share: Share = (0.25, 0.5)
+    chunk_share: Share = (0.125, 0.25)
     num_chunks: PositiveInt = 2
     min_context: PositiveInt = 1
 
     @model_validator(mode="after")
     def _check(self) -> "FutureChunkMaskingConfig":
-        check_range("context_share", self.context_share, 0.0, 1.0)
-        check_range("chunk_share", self.chunk_share, 0.0, 1.0)
         if self.context_share[1] + self.num_chunks * self.chunk_share[1] > 1.0:
             raise ValueError(
                 f"context_share {self.context_share[1]} + num_chunks {self.num_chunks} x chunk_share "

@@ -10,7 +10,7 @@ from pydantic import PositiveInt, model_validator
 from ..config import Section
 from ..domain.tokens import TokenGrid
 from ..errors import JepaError
-from .base import Masks, MaskStrategy, all_valid, check_range, random_keys, register_strategy, uniforms
+from .base import Masks, MaskStrategy, Share, all_valid, random_keys, register_strategy, uniforms
 
 
 class FeatureSubsetMaskingConfig(Section):
@@ -25,16 +25,14 @@ class FeatureSubsetMaskingConfig(Section):
     """
 
     strategy: Literal["feature_subsets"] = "feature_subsets"
-    context_share: tuple[float, float] = (0.2, 0.4)
-    target_share: tuple[float, float] = (0.1, 0.15)
+    context_share: Share = (0.2, 0.4)
+    target_share: Share = (0.1, 0.15)
     num_targets: PositiveInt = 4
     disjoint_targets: bool = True
     min_context: PositiveInt = 1
 
     @model_validator(mode="after")
     def _check(self) -> "FeatureSubsetMaskingConfig":
-        check_range("context_share", self.context_share, 0.0, 1.0)
-        check_range("target_share", self.target_share, 0.0, 1.0)
         parts = self.num_targets if self.disjoint_targets else 1
         if self.context_share[1] + parts * self.target_share[1] > 1.0:
             raise ValueError(
