@@ -6,7 +6,7 @@ Pretrains the demo model with each objective, with a sweep of EMA runs
 probe learns on it), then scores every encoder with the same frozen linear probe: pooled
 embeddings of the training folds, a linear head trained full-batch, macro
 AUC over the SCP statements on the validation fold. Reports the table, the
-runs' own online-probe scores, and the Spearman correlation between the
+runs' own monitor probe scores, and the Spearman correlation between the
 final RankMe and the probe AUC over the sweep (the RankMe paper compares
 runs of one method).
 
@@ -125,7 +125,7 @@ def main() -> None:
     sweep = [rows[name] for name in SWEEP if name in rows]
     rho, p_value = spearmanr([r["rankme"] for r in sweep], [r["probe_auc"] for r in sweep])
     (args.out / "results.json").write_text(json.dumps({"rows": rows, "spearman": [rho, p_value]}, indent=2))
-    print("\n| encoder | frozen linear probe, val macro AUC | final RankMe | online probe AUC |\n|---|---:|---:|---:|")
+    print("\n| encoder | frozen linear probe, val macro AUC | final RankMe | run's probe AUC |\n|---|---:|---:|---:|")
     for name, row in rows.items():
         cells = [f"{row[key]:.3f}" if row.get(key) is not None else "-" for key in ("probe_auc", "rankme", "online_probe_auc")]
         print(f"| {name} | " + " | ".join(cells) + " |")

@@ -10,7 +10,7 @@ A plugin's own test suite calls it with settings that keep its demo data small::
 Each check raises an ``AssertionError`` that says which part of the contract
 failed: the plugin's declarations, its recipes, its demo data and datasets,
 the samples and batches, the tokenizer's grid and validity, the labels the
-online probe reads, and one JEPA step on a real batch (finite loss, gradients
+linear probe reads, and one JEPA step on a real batch (finite loss, gradients
 reach the tokenizer).
 """
 

@@ -158,7 +158,7 @@ def load_splits(root: Path, data: ECGDataConfig) -> DatasetSplits:
 
 
 def attach_statement_labels(windows: ECGWindows, train: np.ndarray) -> LabelSpec:
-    """Multi-hot labels over every SCP statement seen in the training windows (for the online probe)."""
+    """Multi-hot labels over every SCP statement seen in the training windows (for the linear probe of pretraining)."""
     codes = list(windows.meta["scp_codes"])
     names = sorted({code for row, kept in zip(codes, train) if kept for code in row})
     position = {name: i for i, name in enumerate(names)}

@@ -104,7 +104,7 @@ def load_splits(root: Path, data: EEGDataConfig) -> DatasetSplits:
     windows = load_windows(recordings, data)
     split = np.array([pretrain_split(recordings[i], data.val_percent) for i in windows.recording.tolist()])
     train, val = windows.subset(split == "train"), windows.subset(split == "val")
-    if all(r.label is not None for r in recordings):  # TUAB tree: the online probe reads the labels
+    if all(r.label is not None for r in recordings):  # TUAB tree: the linear probe reads the labels
         labelled_val = LabelledWindows(val) if len(val) else None
         return DatasetSplits(LabelledWindows(train), labelled_val, LabelSpec(CLASSES, multilabel=False))
     return DatasetSplits(train, val if len(val) else None)

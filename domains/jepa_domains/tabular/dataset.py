@@ -64,7 +64,7 @@ def load_splits(root: Path, data: TabularDataConfig) -> DatasetSplits:
     columns, splits, resolved = fitted(root, data)
     labels = label_spec(resolved)
     if labels is not None and labels.regression:
-        labels = None  # the online probe of pretraining classifies
+        labels = None  # the linear probe of pretraining classifies
     table = encode(columns, resolved.encoding)
     return DatasetSplits(
         train=TableDataset(table, splits["train"], labels is not None),

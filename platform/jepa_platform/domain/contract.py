@@ -63,7 +63,7 @@ class DatasetSplits:
     """Datasets of samples for pretraining; ``val`` may be ``None``.
 
     When ``labels`` is given, samples are dicts carrying a ``label`` entry, and
-    an online probe reports how linearly readable the embeddings are.
+    the monitor's linear probe reports how linearly readable the embeddings are.
     """
 
     train: "Dataset"

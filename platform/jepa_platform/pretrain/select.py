@@ -2,7 +2,7 @@
 
 Following the RankMe paper's protocol, runs are compared within one method
 (here the objective, ``ema`` or ``sigreg``): the highest RankMe wins. Runs of
-different methods are ranked separately. An online-probe score, when the run
+different methods are ranked separately. A linear-probe score, when the run
 has one, is shown for reference beside the random-init encoder's, and never used to rank.
 """
 
