@@ -2,7 +2,7 @@
 
 Pretrains the demo model with each objective, with a sweep of EMA runs
 (masking ratio, learning rate, EMA momentum), and with a learning rate of
-1e-12 (the random-init encoder, which stays as it was while the run's online
+1e-12 (the random-init encoder, which stays as it was while the run's
 probe learns on it), then scores every encoder with the same frozen linear probe: pooled
 embeddings of the training folds, a linear head trained full-batch, macro
 AUC over the SCP statements on the validation fold. Reports the table, the
@@ -119,7 +119,7 @@ def main() -> None:
         module = JEPAModule(checkpoint["hyper_parameters"]["recipe"])
         module.load_state_dict(checkpoint["state_dict"])
         run = score(str(folder))
-        rows[name] = {"probe_auc": evaluate(module, datamodule), "rankme": run.rankme, "online_probe_auc": run.probe}
+        rows[name] = {"probe_auc": evaluate(module, datamodule), "rankme": run.rankme, "run_probe_auc": run.probe}
         print(name, rows[name], flush=True)
 
     sweep = [rows[name] for name in SWEEP if name in rows]
@@ -127,7 +127,7 @@ def main() -> None:
     (args.out / "results.json").write_text(json.dumps({"rows": rows, "spearman": [rho, p_value]}, indent=2))
     print("\n| encoder | frozen linear probe, val macro AUC | final RankMe | run's probe AUC |\n|---|---:|---:|---:|")
     for name, row in rows.items():
-        cells = [f"{row[key]:.3f}" if row.get(key) is not None else "-" for key in ("probe_auc", "rankme", "online_probe_auc")]
+        cells = [f"{row[key]:.3f}" if row.get(key) is not None else "-" for key in ("probe_auc", "rankme", "run_probe_auc")]
         print(f"| {name} | " + " | ".join(cells) + " |")
     print(f"\nSpearman(RankMe, probe AUC) over the {len(sweep)} EMA runs: rho = {rho:.3f} (p = {p_value:.3f})")
 

@@ -53,7 +53,7 @@ def check_objectives(out: str, tmp_path: Path) -> None:
     results = json.loads((tmp_path / "objectives" / "results.json").read_text())
     assert list(results["rows"]) == OBJECTIVE_RUNS and len(results["spearman"]) == 2
     for row in results["rows"].values():
-        assert set(row) == {"probe_auc", "rankme", "online_probe_auc"}
+        assert set(row) == {"probe_auc", "rankme", "run_probe_auc"}
         assert 0 <= row["probe_auc"] <= 1 and row["rankme"] > 0
     assert "Spearman(RankMe, probe AUC) over the 2 EMA runs" in out
     assert all(f"| {name} | " in out for name in OBJECTIVE_RUNS)
