@@ -1,0 +1,1 @@
+"""What a run leaves behind: its folder, files written atomically, and its MLflow tracking."""
