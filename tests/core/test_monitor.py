@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from types import SimpleNamespace
 
 import lightning as L
 import mlflow
@@ -12,7 +13,7 @@ import pytest
 import torch
 from jepa_platform.cli import main
 from jepa_platform.data.datamodule import JEPADataModule
-from jepa_platform.domain import LabelSpec, cache_dir, load_domain
+from jepa_platform.domain import DatasetSplits, LabelSpec, cache_dir, load_domain
 from jepa_platform.pretrain.config import resolve_recipe
 from jepa_platform.pretrain.module import JEPAModule
 from jepa_platform.pretrain.monitor import RepresentationMonitor, rankme
@@ -165,3 +166,29 @@ def test_select_ranks_by_final_rankme_within_each_method(tmp_path, capsys):
 def test_select_rejects_what_is_not_a_run(tmp_path, capsys):
     assert main(["select", str(tmp_path)]) == 2
     assert "neither a run folder" in capsys.readouterr().err
+
+
+def test_a_run_below_random_init_is_warned_and_tagged():
+    class Tracker:
+        run_id, tags = "run", {}
+
+        @property
+        def experiment(self):
+            return self
+
+        def set_tag(self, run_id, name, value):
+            self.tags[name] = value
+
+    labels = LabelSpec(("a", "b"), multilabel=True)
+    watcher = RepresentationMonitor(resolve_recipe("ecg").monitor, DatasetSplits([], None, labels), 8, 0)
+    watcher.val_batches = [{"label": torch.zeros(2, 2)}]  # the probe is on
+    watcher.baseline = {"probe/random_init_val_auc": 0.8}
+    tracker = Tracker()
+    trainer = SimpleNamespace(callback_metrics={"probe/val_auc": torch.tensor(0.75)}, loggers=[tracker], is_global_zero=True)
+    with pytest.warns(UserWarning, match=r"linear probe \(auc 0.7500\) is below the random-init encoder's \(0.8000\)"):
+        watcher.compare(trainer)
+    assert tracker.tags["below_random_init"].startswith("the pretrained encoder's linear probe")
+    trainer.callback_metrics["probe/val_auc"] = torch.tensor(0.85)
+    tracker.tags.clear()
+    watcher.compare(trainer)  # ahead of random init: nothing to say
+    assert not tracker.tags
