@@ -130,11 +130,12 @@ def table(rows: list[dict[str, Any]]) -> str:
     for domain, objective in dict.fromkeys((row["domain"], row["objective"]) for row in rows):
         group = [row for row in rows if row["domain"] == domain and row["objective"] == objective]
         random, trained, ceiling = ([row[key] for row in group] for key in ("random", "pretrained", "ceiling"))
-        share = (np.mean(trained) - np.mean(random)) / (np.mean(ceiling) - np.mean(random))
+        headroom = np.mean(ceiling) - np.mean(random)
+        share = f"{(np.mean(trained) - np.mean(random)) / headroom:.2f}" if headroom > 0 else "no headroom"
         seconds = np.mean([row["seconds"] for row in group])
         lines.append(
             f"| {domain} | {objective} | {group[0]['metric']} | {len(group)} | {cell(random)} | {cell(trained)} | "
-            f"{cell(ceiling)} | {share:.2f} | {seconds:.0f} |"
+            f"{cell(ceiling)} | {share} | {seconds:.0f} |"
         )
     return "\n".join(lines)
 
