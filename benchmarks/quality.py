@@ -13,6 +13,7 @@ Finished runs are reused, so an interrupted benchmark continues.
 
     .venv/bin/python benchmarks/quality.py --out runs/quality                       # every domain, 3 seeds
     .venv/bin/python benchmarks/quality.py --out runs/quality --domains ecg --objectives default ema
+    .venv/bin/python benchmarks/quality.py --out runs/q-digits --domains tabular --set data.demo_table=digits
     .venv/bin/python benchmarks/quality.py --out T --domains tabular --seeds 0 --steps 4 --ceiling-steps 4  # smoke
 """
 
@@ -28,7 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from jepa_platform.config import deep_merge
+from jepa_platform.config import deep_merge, parse_overrides
 from jepa_platform.data.datamodule import JEPADataModule
 from jepa_platform.domain import cache_dir, load_domain
 from jepa_platform.model import Encoder, pooled
@@ -149,14 +150,19 @@ def main() -> None:
     parser.add_argument("--steps", type=int, help="pretraining steps (default: the demo recipe's)")
     parser.add_argument("--ceiling-steps", type=int, help="supervised steps (default: twice the pretraining steps)")
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="recipe overrides for every run, e.g. data.demo_table=digits")
     args = parser.parse_args()
+    pairs = [tuple(item.split("=", 1)) for item in args.set]
+    if any(len(pair) != 2 for pair in pairs):
+        parser.error("--set takes KEY=VALUE pairs")
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     torch.set_num_threads(args.threads)
     rows = []
     for domain in args.domains:
         for objective in args.objectives:
             for seed in args.seeds:
-                overrides: dict[str, Any] = {"seed": seed}
+                overrides: dict[str, Any] = deep_merge(parse_overrides(pairs), {"seed": seed})
                 if objective != "default":
                     overrides["objective"] = {"kind": objective}
                 if args.steps:

@@ -15,8 +15,9 @@ from jepa_platform.cli import main
 from jepa_platform.data.datamodule import JEPADataModule
 from jepa_platform.domain import DatasetSplits, LabelSpec, cache_dir, load_domain
 from jepa_platform.pretrain.config import resolve_recipe
+from jepa_platform.pretrain.criteria import lidar, rankme
 from jepa_platform.pretrain.module import JEPAModule
-from jepa_platform.pretrain.monitor import RepresentationMonitor, rankme
+from jepa_platform.pretrain.monitor import RepresentationMonitor
 from jepa_platform.pretrain.probe import linear_probe, macro_auc
 
 from tests.helpers import run_cli
@@ -29,6 +30,33 @@ def test_rankme_follows_the_formula_on_known_spectra():
     spectrum = torch.diag(torch.tensor([3.0, 1.0]))  # p = (0.75, 0.25)
     expected = math.exp(-(0.75 * math.log(0.75) + 0.25 * math.log(0.25)))
     assert rankme(spectrum) == pytest.approx(expected, rel=1e-5)
+
+
+def separated_views(classes: int, informative: int, dim: int, spread: float, seed: int = 0) -> torch.Tensor:
+    """``classes × 4 × dim`` views: class means in ``informative`` dimensions, isotropic view noise of std ``spread``."""
+    generator = torch.Generator().manual_seed(seed)
+    means = torch.zeros(classes, 1, dim)
+    means[:, :, :informative] = torch.randn(classes, 1, informative, generator=generator)
+    return means + spread * torch.randn(classes, 4, dim, generator=generator)
+
+
+def test_lidar_counts_the_directions_that_separate_samples_beyond_their_views():
+    assert lidar(separated_views(400, 4, 16, 0.05)) == pytest.approx(4.0, rel=0.05)
+    assert lidar(separated_views(400, 12, 16, 0.05)) == pytest.approx(12.0, rel=0.1)
+    # where the views of a sample disagree more than samples differ, a direction does not count (RankMe counts it)
+    noisy = separated_views(400, 12, 16, 0.05)
+    noisy[:, :, 1:] += 3.0 * torch.randn(400, 4, 15, generator=torch.Generator().manual_seed(2))
+    assert lidar(noisy) < 2.0 < 12.0 < rankme(noisy.reshape(-1, 16))
+
+
+def test_lidar_is_unchanged_by_an_invertible_linear_map_where_rankme_is_not():
+    views = separated_views(300, 6, 8, 0.1)
+    generator = torch.Generator().manual_seed(1)
+    skew = torch.diag(torch.tensor([10.0, 1, 1, 1, 1, 1, 1, 1])) @ torch.linalg.qr(torch.randn(8, 8, generator=generator))[0]
+    assert lidar(views @ skew) == pytest.approx(lidar(views), rel=0.02)
+    assert rankme((views @ skew).reshape(-1, 8)) < 0.8 * rankme(views.reshape(-1, 8))
+    with pytest.raises(ValueError, match="at least 2 views"):
+        lidar(views[:, :1])
 
 
 def test_macro_auc_skips_classes_without_both_outcomes():
@@ -131,7 +159,9 @@ def test_a_collapsing_configuration_raises_the_alarm(tmp_path):
     assert torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == stopped_at < 40
 
 
-def fake_run(root: Path, name: str, method: str, rankme_value: float | None, probe: float) -> Path:
+def fake_run(
+    root: Path, name: str, method: str, rankme_value: float | None, probe: float, **criteria: float
+) -> Path:
     folder = root / name
     folder.mkdir()
     uri = f"sqlite:///{folder / 'mlflow.db'}"
@@ -142,6 +172,8 @@ def fake_run(root: Path, name: str, method: str, rankme_value: float | None, pro
     if rankme_value is not None:
         client.log_metric(run.info.run_id, "monitor/rankme", rankme_value / 2, step=50)
         client.log_metric(run.info.run_id, "monitor/rankme", rankme_value, step=100)
+    for metric, value in criteria.items():
+        client.log_metric(run.info.run_id, metric.replace("__", "/"), value, step=100)
     client.log_metric(run.info.run_id, "probe/val_auc", probe, step=100)
     client.log_metric(run.info.run_id, "probe/random_init_val_auc", 0.61, step=100)
     (folder / "run.json").write_text(json.dumps({"run_id": run.info.run_id, "tracking_uri": uri}))
@@ -158,9 +190,27 @@ def test_select_ranks_by_final_rankme_within_each_method(tmp_path, capsys):
     assert main(["select", *map(str, runs)]) == 0
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ema") or line.startswith("| sig")]
     assert [row.split("|")[3].strip().rsplit("/", 1)[1] for row in rows] == ["high", "low", "unfinished", "other"]
-    assert rows[0].split("|")[2].strip() == "1" and "80.00" in rows[0]
+    assert rows[0].split("|")[2].strip() == "1" and rows[0].split("|")[5].strip() == "80"
     assert rows[2].split("|")[2].strip() == "-" and rows[3].split("|")[2].strip() == "1"
     assert all(row.split("|")[7].strip() == "0.6100" for row in rows)  # the random-init encoder's probe
+
+
+def test_select_ranks_by_the_chosen_criterion_in_its_direction(tmp_path, capsys):
+    runs = [
+        fake_run(tmp_path, "a", "sigreg", 10.0, 0.7, monitor__lidar=5.0, train__sigreg=0.9),
+        fake_run(tmp_path, "b", "sigreg", 30.0, 0.8, monitor__lidar=9.0, train__sigreg=0.2),
+        fake_run(tmp_path, "c", "sigreg", 20.0, 0.9, monitor__lidar=1.0, train__sigreg=0.5),
+    ]
+
+    def order(criterion: str) -> list[str]:
+        assert main(["select", "--criterion", criterion, *map(str, runs)]) == 0
+        rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| sigreg")]
+        return [row.split("|")[3].strip().rsplit("/", 1)[1] for row in rows]
+
+    assert order("rankme") == ["b", "c", "a"]
+    assert order("lidar") == ["b", "a", "c"]
+    assert order("sigreg_loss") == ["b", "c", "a"]  # lower is better
+    assert order("rankme_tokens") == ["a", "b", "c"]  # logged by none: all unranked, in the given order
 
 
 def test_select_rejects_what_is_not_a_run(tmp_path, capsys):

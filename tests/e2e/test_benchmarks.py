@@ -105,6 +105,19 @@ def check_quality(out: str, tmp_path: Path) -> None:
     assert numbers(r"\| tabular \| sigreg \| accuracy \| 1 \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|", out)
 
 
+def check_selection(out: str, tmp_path: Path) -> None:
+    results = json.loads((tmp_path / "selection" / "results.json").read_text())
+    assert {method: len(rows) for method, rows in results["rows"].items()} == {"ema": 3, "sigreg": 3}
+    for row in results["rows"]["sigreg"]:
+        assert set(row["criteria"]) == {"rankme", "rankme_tokens", "lidar", "sigreg_loss"}
+        assert 0 <= row["probe"] <= 1 and min(row["criteria"].values()) > 0
+    assert len({json.dumps(row["overrides"], sort_keys=True) for row in results["rows"]["ema"]}) == 3  # distinct
+    assert "sigreg_loss" not in results["rows"]["ema"][0]["criteria"]
+    assert "| criterion | ema | sigreg |" in out
+    for criterion in ("RankMe, pooled embeddings", "LiDAR, context-mask views"):  # a correlation, or n/a for ties
+        assert re.search(rf"\| {criterion} \| ([+-][01]\.\d\d|n/a) \| ([+-][01]\.\d\d|n/a) \|", out), criterion
+
+
 @dataclass(frozen=True)
 class Smoke:
     """A benchmark script, its tiny command line (built in the test's folder) and what its output must show."""
@@ -142,6 +155,10 @@ SMOKES = [
         "--out", str(tmp / "quality"), "--domains", "tabular", "--objectives", "sigreg", "--seeds", "0",
         "--steps", "3", "--ceiling-steps", "3", "--threads", "1",
     ], check_quality),
+    Smoke("selection.py", lambda tmp, env: [
+        "--out", str(tmp / "selection"), "--runs-per-method", "3", "--steps", "10", "--demo-records", "60",
+        "--threads", "1",
+    ], check_selection),
 ]
 
 

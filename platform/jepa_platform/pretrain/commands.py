@@ -12,6 +12,7 @@ from typing import Any
 
 from ..config import command_overrides
 from ..errors import JepaError
+from .select import CRITERIA, DEFAULT_CRITERION
 
 RAW_DATA = "raw data folder or file (default: the domain's embedded demo data)"
 
@@ -54,10 +55,16 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
     sel = commands.add_parser(
         "select",
-        help="rank finished runs by RankMe (label-free model selection)",
-        description="Rank runs by their final RankMe, within each method (objective); highest first.",
+        help="rank finished runs by a label-free criterion (model selection without labels)",
+        description="Rank runs by a label-free criterion of their final representation, within each method "
+        "(objective); best first.",
     )
     sel.add_argument("runs", nargs="+", help="run folders (holding run.json) or MLflow run ids")
+    sel.add_argument(
+        "--criterion", choices=list(CRITERIA), default=DEFAULT_CRITERION,
+        help=f"what to rank by (default {DEFAULT_CRITERION}: it agreed best with the linear probe on a sweep; "
+        "see benchmarks/README.md)",
+    )
     sel.add_argument("--tracking-uri", help="MLflow tracking URI for run ids (default: $MLFLOW_TRACKING_URI)")
     sel.set_defaults(handler=run_select, takes_overrides=False)
 
@@ -157,11 +164,12 @@ def run_select(args: argparse.Namespace) -> int:
     from .select import rank, score, table
 
     uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
-    ranked = rank([score(reference, uri) for reference in args.runs])
-    print(table(ranked))
+    ranked = rank([score(reference, uri) for reference in args.runs], args.criterion)
+    print(table(ranked, args.criterion))
     methods = sorted({run.method for _, run in ranked})
     if len(methods) > 1:
-        print(f"\nRuns of different methods ({', '.join(methods)}) are ranked separately: RankMe compares runs of one method.")
+        print(f"\nRuns of different methods ({', '.join(methods)}) are ranked separately: "
+              "a label-free criterion compares runs of one method.")
     return 0
 
 

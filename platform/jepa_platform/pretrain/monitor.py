@@ -1,12 +1,15 @@
-"""Watching the representation itself: RankMe, the collapse alarm, and the linear probe against a random-init encoder.
+"""Watching the representation itself: RankMe, LiDAR, the collapse alarm, and the linear probe against random init.
 
 The monitor encodes a fixed set of ``monitor.samples`` training samples with
 the target encoder (the EMA teacher, or the encoder itself), over the whole
 input, every ``monitor.every_n_steps`` steps: it measures the representation,
-whatever the objective regresses. RankMe (Garrido et al.) is the effective
-rank ``exp(-sum_k p_k log p_k)``, ``p_k = sigma_k / sum(sigma) + eps``, of
-those pooled embeddings; a fall of RankMe or of the embeddings' spread below
-``collapse_ratio`` of its peak raises the collapse alarm.
+whatever the objective regresses. It logs the label-free criteria of
+:mod:`.criteria`: RankMe of the pooled embeddings (``monitor/rankme``) and of
+the token embeddings of the first ``monitor.token_samples`` samples
+(``monitor/rankme_tokens``), and LiDAR over ``monitor.lidar_views`` context
+masks of the first ``monitor.lidar_samples`` samples (``monitor/lidar``). A
+fall of RankMe or of the embeddings' spread below ``collapse_ratio`` of its
+peak raises the collapse alarm.
 
 When the data has labels, at each validation (and when training ends) a
 linear probe is fitted on the same training samples and scored on the
@@ -30,7 +33,9 @@ from ..config import Section
 from ..data.datamodule import batch_size_of
 from ..domain.contract import DatasetSplits, LabelSpec
 from ..domain.registry import load_domain
+from ..masking import MaskStrategy
 from ..model import Encoder, pooled
+from .criteria import lidar, rankme
 from .probe import linear_probe, probe_metric
 
 Batches = list[Any]
@@ -49,6 +54,11 @@ class MonitorConfig(Section):
     """Full-batch AdamW steps of each fit of the linear probe."""
     random_init: bool = True
     """Score a random-init encoder of the same architecture and seed beside the trained one."""
+    token_samples: int = 32
+    """Samples whose token embeddings (every valid token) give ``monitor/rankme_tokens``."""
+    lidar_samples: int = 128
+    lidar_views: int = 4
+    """LiDAR's surrogate classes: ``lidar_samples`` samples, each seen through ``lidar_views`` context masks."""
     collapse_ratio: float = 0.25
     collapse_after_steps: int = 100
     stop_on_collapse: bool = False
@@ -57,16 +67,11 @@ class MonitorConfig(Section):
     def _check(self) -> "MonitorConfig":
         if self.samples < 2 or self.probe_lr <= 0:
             raise ValueError("need samples >= 2 and probe_lr > 0")
+        if self.token_samples < 1 or self.lidar_samples < 2 or self.lidar_views < 2:
+            raise ValueError("need token_samples >= 1, lidar_samples >= 2 and lidar_views >= 2")
         if not 0.0 < self.collapse_ratio < 1.0:
             raise ValueError(f"collapse_ratio must lie in (0, 1), got {self.collapse_ratio}")
         return self
-
-
-def rankme(embeddings: torch.Tensor, eps: float = 1e-7) -> float:
-    """Effective rank of an ``N × D`` matrix (1 for rank one, ``min(N, D)`` for orthonormal rows)."""
-    singular = torch.linalg.svdvals(embeddings.double())
-    p = singular / singular.sum() + eps
-    return float(torch.exp(-(p * p.log()).sum()))
 
 
 def fixed_batches(dataset: Dataset, count: int, batch_size: int, seed: int) -> Batches:
@@ -91,20 +96,57 @@ def labels_of(batches: Batches) -> torch.Tensor | None:
     return torch.cat([batch["label"] for batch in batches])
 
 
+def precision(context: Any, device: torch.device) -> Any:
+    """The trainer's forward context, or full precision."""
+    return context() if context is not None else torch.autocast(device.type, enabled=False)
+
+
 @torch.no_grad()
-def encode(encoder: Encoder, batches: Batches, device: torch.device, context: Any = None) -> torch.Tensor:
-    """Pooled embeddings (``N × D``, float32 on the CPU) of every sample of ``batches``, in eval mode."""
+def encode(
+    encoder: Encoder, batches: Batches, device: torch.device, context: Any = None, token_samples: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pooled embeddings (``N × D``) of every sample of ``batches``, in eval mode, and the valid token
+    embeddings of the first ``token_samples`` samples (``T × D``); float32 on the CPU."""
     was_training = encoder.training
     encoder.eval()
-    rows = []
+    rows, token_rows = [], []
     for batch in batches:
         valid = encoder.tokenizer.valid_mask(batch)
         batch = move_data_to_device(batch, device)
-        with context() if context is not None else torch.autocast(device.type, enabled=False):
-            tokens = encoder(batch)
-        rows.append(pooled(tokens.float(), None if valid is None else valid.to(device)).cpu())
+        with precision(context, device):
+            tokens = encoder(batch).float()
+        valid = None if valid is None else valid.to(device)
+        rows.append(pooled(tokens, valid).cpu())
+        wanted = token_samples - sum(len(r) for r in rows[:-1])
+        if wanted > 0:
+            kept = tokens[:wanted] if valid is None else tokens[:wanted][valid[:wanted]]
+            token_rows.append(kept.reshape(-1, tokens.shape[-1]).cpu())
     encoder.train(was_training)
-    return torch.cat(rows)
+    width = rows[0].shape[-1]
+    return torch.cat(rows), torch.cat(token_rows) if token_rows else torch.empty(0, width)
+
+
+@torch.no_grad()
+def context_views(
+    encoder: Encoder, masking: MaskStrategy, batches: Batches, views: int, device: torch.device, context: Any = None
+) -> torch.Tensor:
+    """``n × views × D``: pooled embeddings of each sample of ``batches`` under ``views`` context masks,
+    drawn by ``masking`` from a fixed seed (the same masks at every measure)."""
+    was_training = encoder.training
+    encoder.eval()
+    generator = torch.Generator().manual_seed(0)
+    samples = []
+    for batch in batches:
+        valid = encoder.tokenizer.valid_mask(batch)
+        valid = None if valid is None or bool(valid.all()) else valid.cpu()
+        batch = move_data_to_device(batch, device)
+        with precision(context, device):
+            tokens = encoder.embed(batch).tokens
+            drawn = [masking.sample(encoder.grid, tokens.shape[0], generator, valid).context for _ in range(views)]
+            seen = [encoder.encode(tokens, keep=keep.to(device)).float().mean(dim=1) for keep in drawn]
+        samples.append(torch.stack(seen, dim=1).cpu())
+    encoder.train(was_training)
+    return torch.cat(samples)
 
 
 class RepresentationMonitor(L.Callback):
@@ -161,10 +203,9 @@ class RepresentationMonitor(L.Callback):
         if not kinds:
             return
         context = trainer.precision_plugin.forward_context
-        embeddings = encode(pl_module.target_encoder, self.train_batches, pl_module.device, context)
-        values = {"monitor/rankme": rankme(embeddings), "monitor/embedding_std": float(embeddings.std(dim=0).mean())}
+        values, embeddings = self.criteria(pl_module, context)
         if "probe" in kinds:
-            val = encode(pl_module.target_encoder, self.val_batches, pl_module.device, context)
+            val, _ = encode(pl_module.target_encoder, self.val_batches, pl_module.device, context)
             values[self.probe_key()] = self.probe_score(embeddings, val)
         values.update(self.random_init_values(pl_module, context, "probe" in kinds))
         for kind in kinds:
@@ -172,6 +213,30 @@ class RepresentationMonitor(L.Callback):
         self.latest.update(values)
         record(trainer, values)
         self.check_collapse(trainer, values)
+
+    def criteria(self, pl_module: L.LightningModule, context: Any) -> tuple[dict[str, float], torch.Tensor]:
+        """The label-free criteria of the target encoder, and its pooled embeddings of the training samples."""
+        cfg, encoder, device = self.config, pl_module.target_encoder, pl_module.device
+        embeddings, tokens = encode(encoder, self.train_batches, device, context, cfg.token_samples)
+        views = context_views(encoder, pl_module.masking, self.lidar_batches, cfg.lidar_views, device, context)
+        values = {
+            "monitor/rankme": rankme(embeddings),
+            "monitor/rankme_tokens": rankme(tokens),
+            "monitor/lidar": lidar(views[: cfg.lidar_samples]),
+            "monitor/embedding_std": float(embeddings.std(dim=0).mean()),
+        }
+        return values, embeddings
+
+    @property
+    def lidar_batches(self) -> Batches:
+        """The first batches of the fixed training samples that hold ``monitor.lidar_samples`` samples."""
+        chosen, total = [], 0
+        for batch in self.train_batches:
+            if total >= self.config.lidar_samples:
+                break
+            chosen.append(batch)
+            total += batch_size_of(batch)
+        return chosen
 
     def probe_key(self, prefix: str = "") -> str:
         assert self.labels is not None
@@ -193,10 +258,10 @@ class RepresentationMonitor(L.Callback):
                 torch.manual_seed(self.seed)
                 tokenizer = load_domain(recipe.domain).build_tokenizer(recipe.data, recipe.model.embed_dim)
                 encoder = Encoder(tokenizer, recipe.model).to(pl_module.device)
-            embeddings = encode(encoder, self.train_batches, pl_module.device, context)
+            embeddings, _ = encode(encoder, self.train_batches, pl_module.device, context)
             self.baseline = {"monitor/random_init_rankme": rankme(embeddings)}
             if self.labels is not None:
-                val = encode(encoder, self.val_batches, pl_module.device, context)
+                val, _ = encode(encoder, self.val_batches, pl_module.device, context)
                 self.baseline[self.probe_key("random_init_")] = self.probe_score(embeddings, val)
         return {key: value for key, value in self.baseline.items() if probe or key.startswith("monitor/")}
 

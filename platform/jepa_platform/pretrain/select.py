@@ -1,9 +1,12 @@
-"""Label-free model selection: rank finished runs by their final RankMe.
+"""Label-free model selection: rank finished runs by a label-free criterion of their final representation.
 
-Following the RankMe paper's protocol, runs are compared within one method
-(here the objective, ``ema`` or ``sigreg``): the highest RankMe wins. Runs of
-different methods are ranked separately. A linear-probe score, when the run
-has one, is shown for reference beside the random-init encoder's, and never used to rank.
+The criteria are the monitor's (:mod:`.criteria`) and the SIGReg training
+loss; ``--criterion`` picks one (default :data:`DEFAULT_CRITERION`, the one
+that agreed best with the linear probe on a sweep of runs, see
+benchmarks/README.md). As in the RankMe paper, runs are compared within one
+method (here the objective, ``ema`` or ``sigreg``); runs of different methods
+are ranked separately. A linear-probe score, when the run has one, is shown
+for reference beside the random-init encoder's, and never used to rank.
 """
 
 from __future__ import annotations
@@ -20,12 +23,31 @@ PROBE_KEYS = ("probe/val_auc", "probe/val_accuracy")
 RANDOM_INIT_KEYS = ("probe/random_init_val_auc", "probe/random_init_val_accuracy")
 
 
+@dataclass(frozen=True)
+class Criterion:
+    """A label-free criterion: the run metric it reads and its direction."""
+
+    metric: str
+    higher_is_better: bool
+    description: str
+
+
+CRITERIA: dict[str, Criterion] = {
+    "rankme": Criterion("monitor/rankme", True, "RankMe, pooled embeddings"),
+    "rankme_tokens": Criterion("monitor/rankme_tokens", True, "RankMe, token embeddings"),
+    "lidar": Criterion("monitor/lidar", True, "LiDAR, context-mask views"),
+    "sigreg_loss": Criterion("train/sigreg", False, "SIGReg training loss (SIGReg runs; lower is better)"),
+}
+DEFAULT_CRITERION = "rankme"
+
+
 @dataclass
 class RunScore:
     name: str
     method: str
     steps: int
-    rankme: float | None
+    criteria: dict[str, float]
+    """The final value of each criterion of :data:`CRITERIA` the run logged."""
     probe: float | None
     random_init_probe: float | None = None
 
@@ -44,7 +66,7 @@ def locate(reference: str, tracking_uri: str | None) -> tuple[str, str, str]:
 
 
 def score(reference: str, tracking_uri: str | None = None) -> RunScore:
-    """The final RankMe (and probe score) of one run."""
+    """The final criteria (and probe score) of one run."""
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
@@ -60,33 +82,38 @@ def score(reference: str, tracking_uri: str | None = None) -> RunScore:
         name=name,
         method=params.get("objective.kind", "ema"),
         steps=int(params.get("trainer.max_steps", 0)),
-        rankme=metrics.get("monitor/rankme"),
+        criteria={name: metrics[c.metric] for name, c in CRITERIA.items() if c.metric in metrics},
         probe=probe,
         random_init_probe=random_init_probe,
     )
 
 
-def rank(scores: list[RunScore]) -> list[tuple[int | None, RunScore]]:
-    """``(rank within its method, run)``, best first within each method; runs without RankMe come last, unranked."""
+def rank(scores: list[RunScore], criterion: str = DEFAULT_CRITERION) -> list[tuple[int | None, RunScore]]:
+    """``(rank within its method, run)``, best first by ``criterion`` within each method; runs that did not
+    log it come last, unranked."""
+    sign = 1.0 if CRITERIA[criterion].higher_is_better else -1.0
     ordered: list[tuple[int | None, RunScore]] = []
     for method in sorted({s.method for s in scores}):
         group = [s for s in scores if s.method == method]
-        scored = sorted((s for s in group if s.rankme is not None), key=lambda s: -s.rankme)
+        scored = sorted((s for s in group if criterion in s.criteria), key=lambda s: -sign * s.criteria[criterion])
         ordered += [(i + 1, s) for i, s in enumerate(scored)]
-        ordered += [(None, s) for s in group if s.rankme is None]
+        ordered += [(None, s) for s in group if criterion not in s.criteria]
     return ordered
 
 
-def table(ranked: list[tuple[int | None, RunScore]]) -> str:
-    """A markdown table of the ranking."""
+def table(ranked: list[tuple[int | None, RunScore]], criterion: str = DEFAULT_CRITERION) -> str:
+    """A markdown table of the ranking, with every criterion each run logged."""
+    names = [name for name in CRITERIA if any(name in run.criteria for _, run in ranked)] or [criterion]
     lines = [
-        "| method | rank | run | steps | RankMe | linear probe (reference) | random-init encoder's probe |",
-        "|---|---:|---|---:|---:|---:|---:|",
+        f"| method | rank by {criterion} | run | steps | " + " | ".join(names)
+        + " | linear probe (reference) | random-init encoder's probe |",
+        "|---|---:|---|---:|" + "---:|" * len(names) + "---:|---:|",
     ]
     for position, run in ranked:
-        rankme = "n/a" if run.rankme is None else f"{run.rankme:.2f}"
+        values = ["n/a" if name not in run.criteria else f"{run.criteria[name]:.4g}" for name in names]
         probe = "n/a" if run.probe is None else f"{run.probe:.4f}"
         initial = "n/a" if run.random_init_probe is None else f"{run.random_init_probe:.4f}"
         shown = "-" if position is None else str(position)
-        lines.append(f"| {run.method} | {shown} | {run.name} | {run.steps} | {rankme} | {probe} | {initial} |")
+        lines.append(f"| {run.method} | {shown} | {run.name} | {run.steps} | " + " | ".join(values)
+                     + f" | {probe} | {initial} |")
     return "\n".join(lines)
