@@ -127,15 +127,19 @@ def parse_overrides(pairs: list[tuple[str, str]]) -> dict[str, Any]:
     return tree
 
 
-def command_overrides(extra: list[str], named: dict[str, Any] | None = None, data: str | None = None) -> dict[str, Any]:
+def command_overrides(
+    extra: list[str], named: dict[str, Any] | None = None, data: str | list[str] | None = None
+) -> dict[str, Any]:
     """The nested overrides of a command line: ``--section.key VALUE`` pairs, then the named options.
 
     Args:
         extra: The arguments argparse did not recognize (the ``--section.key`` pairs).
         named: Overrides from the command's own options (``--seed`` -> ``{"seed": ...}``); they win.
-        data: ``--data PATH``, as ``data.path``.
+        data: ``--data PATH [PATH ...]``, as ``data.path`` (one path as a string, several as a list).
     """
     overrides = parse_overrides(split_overrides(extra))
+    if isinstance(data, list) and len(data) == 1:
+        data = data[0]
     if data is not None:
         overrides = deep_merge(overrides, {"data": {"path": data}})
     return deep_merge(overrides, named or {})

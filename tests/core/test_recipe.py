@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from jepa_platform.config import deep_merge, parse_overrides, read_yaml, split_overrides
+from jepa_platform.config import command_overrides, deep_merge, parse_overrides, read_yaml, split_overrides
+from jepa_platform.domain import load_domain
 from jepa_platform.errors import JepaError
 from jepa_platform.model import PRESETS
 from jepa_platform.pretrain.config import resolve_recipe
@@ -135,3 +136,11 @@ def test_printed_recipe_with_another_strategy_round_trips(tmp_path):
     assert "strategy: tubes" in recipe.to_yaml()
     again = resolve_recipe(None, base=yaml.safe_load(recipe.to_yaml()))
     assert again == recipe and len(again.masking.generators) == 2
+
+
+def test_data_paths_one_as_a_string_several_as_a_list_for_domains_that_read_several(tmp_path):
+    assert command_overrides([], data=["a.tif"]) == {"data": {"path": "a.tif"}}
+    assert command_overrides([], data=["a.tif", "b/"]) == {"data": {"path": ["a.tif", "b/"]}}
+    recipe = resolve_recipe("ecg", overrides={"data": {"path": [str(tmp_path), str(tmp_path)]}})
+    with pytest.raises(JepaError, match="domain 'ecg' reads one data path"):
+        load_domain("ecg").data_root(recipe.data, tmp_path)

@@ -24,7 +24,7 @@ TINY_SAR = [
 
 
 def test_demo_layout_and_kshot_selection() -> None:
-    data = SARDataConfig(size=32, patch=8, radii=(1, 3), demo_per_class=6)
+    data = SARDataConfig(bands=1, unit="amplitude", size=32, patch=8, radii=(1, 3), demo_per_class=6)
     root = plugin.ensure_data(data, cache_dir())
     assert sorted(p.name for p in (root / "17_DEG").iterdir()) == [f"synthetic_{k:02d}" for k in range(10)]
     assert len(list((root / "15_DEG").rglob("*.png"))) == 60

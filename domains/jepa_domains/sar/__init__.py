@@ -1,5 +1,5 @@
-"""The SAR domain (SAR-JEPA): amplitude chips (GeoTIFF, PNG/JPEG, MSTAR), 2-D patch tokens, multi-block
-masks, multi-scale ratio-gradient targets.
+"""The SAR domain (SAR-JEPA): amplitude chips (GeoTIFF, PNG/JPEG, MSTAR; per-polarization files paired into
+one chip), 2-D patch tokens, multi-block masks, multi-scale ratio-gradient targets.
 
 Heavy libraries (torch, rasterio) are imported inside the methods, so listing domains stays fast.
 """
@@ -34,12 +34,27 @@ class SARDomain(DomainPlugin[SARDataConfig, SARTaskConfig]):
         }
 
     def demo_recipe(self) -> dict[str, Any]:
-        # 64-px chips and 8-px patches: about a minute of pretraining on 2 CPU cores.
+        # 64-px chips and 8-px patches: about a minute of pretraining on 2 CPU cores; one-band amplitude PNGs.
         return {
             "masking": {"min_context": 4},
             "trainer": {"max_steps": 200},
-            "data": {"size": 64, "patch": 8, "radii": [2, 4, 6], "target_cells": 2},
+            "data": {"size": 64, "patch": 8, "radii": [2, 4, 6], "target_cells": 2, "bands": 1, "unit": "amplitude"},
         }
+
+    def resolve_data(self, data: SARDataConfig, cache_dir: Path) -> SARDataConfig:
+        """``data`` with ``bands``, ``unit`` and ``polarizations`` inferred from the data where unset (one log line
+        says what and why); unchanged when ``bands`` and ``unit`` are set."""
+        if data.bands is not None and data.unit is not None:
+            return data
+        from lightning.pytorch.utilities import rank_zero_info
+
+        from .dataset import pretraining_roots
+        from .infer import infer_data
+
+        roots, _ = pretraining_roots(self.ensure_data(data, cache_dir), data)
+        resolved, line = infer_data(data, roots)
+        rank_zero_info(line)
+        return resolved
 
     def demo_root(self, cache_dir: Path, data: SARDataConfig) -> Path:
         return cache_dir / "sar" / f"mstar-demo-v2-{data.size}px-{data.demo_per_class}pc-{data.demo_looks}looks-{data.demo_heading_span:g}deg"
@@ -49,22 +64,28 @@ class SARDomain(DomainPlugin[SARDataConfig, SARTaskConfig]):
 
         write_demo(root, data.demo_per_class, data.size, data.demo_looks, data.demo_heading_span)
 
+    def data_root(self, data: SARDataConfig, cache_dir: Path) -> Path | list[Path]:
+        """``data.path`` (a file or folder), every path of a list of them, or the demo data."""
+        if isinstance(data.path, list):
+            return [Path(path).expanduser() for path in data.path]
+        return super().data_root(data, cache_dir)
+
     def build_tokenizer(self, data: SARDataConfig, embed_dim: int):
         from .tokenizer import PatchTokenizer
 
-        return PatchTokenizer(data.bands, data.size, data.patch, embed_dim)
+        return PatchTokenizer(data.resolved_bands(), data.size, data.patch, embed_dim)
 
     def target_function(self, data: SARDataConfig):
         from .targets import GradientTargets
 
-        return GradientTargets(data.bands, data.patch, data.radii, data.target_cells)
+        return GradientTargets(data.resolved_bands(), data.patch, data.radii, data.target_cells)
 
-    def build_datasets(self, root: Path, data: SARDataConfig) -> DatasetSplits:
+    def build_datasets(self, root: Path | list[Path], data: SARDataConfig) -> DatasetSplits:
         from .dataset import load_splits
 
         return load_splits(root, data)
 
-    def downstream_task(self, root: Path, data: SARDataConfig, task: SARTaskConfig) -> DownstreamTask:
+    def downstream_task(self, root: Path | list[Path], data: SARDataConfig, task: SARTaskConfig) -> DownstreamTask:
         """Class-folder classification with ``task.shots`` training chips per class (see :class:`SARTaskConfig`)."""
         from .task import build_task
 

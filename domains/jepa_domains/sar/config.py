@@ -4,24 +4,32 @@ from __future__ import annotations
 
 from typing import Literal
 
-from jepa_platform.domain import DataConfig, TaskConfig
-from pydantic import model_validator
+from jepa_platform.domain import DataConfig, JepaError, TaskConfig
+from pydantic import field_validator, model_validator
+
+Polarization = Literal["VV", "VH", "HH", "HV"]
+Unit = Literal["amplitude", "intensity", "db"]
 
 
 class SARDataConfig(DataConfig):
     """Amplitude chips: where they are, how pixel values convert, and the chip / patch / target geometry.
 
-    ``path`` is either an MSTAR-like tree (``train_dir`` and ``test_dir`` below it,
-    one folder per class in each) or any folder of rasters (no labels).
-    ``unit`` says what the files hold: ``amplitude``, ``intensity`` (amplitude²)
-    or ``db`` (10·log10 of intensity). Chips are centre-cropped to a square and
+    ``path`` is an MSTAR-like tree (``train_dir`` and ``test_dir`` below it,
+    one folder per class in each), or any chip file or folder of chips, or a
+    list of them (no labels). Per-polarization files of one patch
+    (``x_VV.tif``, ``x_VH.tif``) pair into one chip whose bands follow
+    ``polarizations``. ``unit`` says what the files hold: ``amplitude``,
+    ``intensity`` (amplitude²) or ``db`` (10·log10 of intensity). ``bands``,
+    ``unit`` and ``polarizations`` left unset (``None``) are inferred from the
+    data when the recipe resolves. Chips are centre-cropped to a square and
     resized to ``size``; ``patch`` is the token size. Gradient targets use the
     window ``radii`` (pixels at ``size``) and pool each patch to
     ``target_cells``² cells.
     """
 
-    bands: int = 1
-    unit: Literal["amplitude", "intensity", "db"] = "amplitude"
+    bands: int | None = None
+    unit: Unit | None = None
+    polarizations: tuple[Polarization, ...] | None = None
     size: int = 128
     patch: int = 16
     radii: tuple[int, ...] = (5, 9, 13, 17)
@@ -33,10 +41,21 @@ class SARDataConfig(DataConfig):
     demo_looks: int = 2
     demo_heading_span: float = 60.0
 
+    @field_validator("polarizations", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        """Polarization names in any case (``vv`` is ``VV``)."""
+        return [str(item).upper() for item in value] if isinstance(value, (list, tuple)) else value
+
     @model_validator(mode="after")
     def _check(self) -> "SARDataConfig":
-        if self.bands < 1 or self.patch < 1 or self.size % self.patch:
+        if (self.bands is not None and self.bands < 1) or self.patch < 1 or self.size % self.patch:
             raise ValueError(f"need bands >= 1 and size ({self.size}) a multiple of patch ({self.patch})")
+        if self.polarizations is not None:
+            if not self.polarizations or len(set(self.polarizations)) < len(self.polarizations):
+                raise ValueError(f"polarizations must be distinct and not empty, got {list(self.polarizations)}")
+            if self.bands is not None and self.bands != len(self.polarizations):
+                raise ValueError(f"bands ({self.bands}) must be the number of polarizations {list(self.polarizations)}")
         if not self.radii or min(self.radii) < 1 or max(self.radii) >= self.size:
             raise ValueError(f"radii must be positive and below size {self.size}, got {list(self.radii)}")
         if self.target_cells < 1 or self.patch % self.target_cells:
@@ -50,6 +69,12 @@ class SARDataConfig(DataConfig):
     @property
     def grid(self) -> tuple[int, int]:
         return (self.size // self.patch, self.size // self.patch)
+
+    def resolved_bands(self) -> int:
+        """``bands``, once the recipe has resolved it (and ``unit``) from the data."""
+        if self.bands is None or self.unit is None:
+            raise JepaError("data.bands and data.unit are not set: resolve the recipe (it infers them from the data)")
+        return self.bands
 
 
 class SARTaskConfig(TaskConfig):

@@ -1,7 +1,8 @@
-"""Chip folders -> in-memory tensors of samples ``{image, amplitude[, label, group]}``."""
+"""Chip files and folders -> in-memory tensors of samples ``{image, amplitude[, label, group]}``."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,8 +12,8 @@ from jepa_platform.domain import DatasetSplits, JepaError, LabelSpec
 from torch.utils.data import Dataset
 
 from .config import SARDataConfig
+from .patches import Patch, describe, find_patches, read_patch
 from .preprocess import amplitude_chip, log_normalize
-from .readers import is_chip, read_chip
 
 
 @dataclass
@@ -42,37 +43,46 @@ class ChipDataset(Dataset):
         return {key: value[i] for key, value in self.tensors.items()}
 
 
-def chip_files(folder: Path) -> list[Path]:
-    """The chips under ``folder`` (recursively), sorted."""
-    return sorted(path for path in folder.rglob("*") if is_chip(path))
+def read_amplitude(patch: Patch, data: SARDataConfig) -> np.ndarray:
+    """One patch as a ``bands × size × size`` linear amplitude chip (see :func:`amplitude_chip`)."""
+    read = read_patch(patch, data.polarizations)
+    return amplitude_chip(read.values, data, read.files)
 
 
-def load_chips(folder: Path, data: SARDataConfig, classes: bool) -> Chips:
-    """Read every chip under ``folder``; with ``classes``, its sub-folders are the classes."""
-    if not folder.is_dir():
-        raise JepaError(f"{folder}: no such folder")
+def load_chips(folder: Path | Sequence[Path], data: SARDataConfig, classes: bool) -> Chips:
+    """Read every chip at ``folder`` (a chip file or folder, or a list of them); with ``classes``, the
+    sub-folders of the one folder are the classes."""
+    roots = [folder] if isinstance(folder, Path) else list(folder)
     if classes:
-        names = tuple(sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")))
-        groups = [chip_files(folder / name) for name in names]
-        files = [path for group in groups for path in group]
+        names = tuple(sorted(p.name for p in roots[0].iterdir() if p.is_dir() and not p.name.startswith(".")))
+        groups = [find_patches([roots[0] / name], data.polarizations) for name in names]
+        patches = [patch for group in groups for patch in group]
         labels = torch.tensor([k for k, group in enumerate(groups) for _ in group], dtype=torch.long)
     else:
-        names, files, labels = (), chip_files(folder), None
-    if not files:
-        raise JepaError(f"{folder}: no SAR chips (GeoTIFF/raster, PNG/JPEG or MSTAR files) found")
-    stacked = np.stack([amplitude_chip(read_chip(path), data, path) for path in files])
+        names, patches, labels = (), find_patches(roots, data.polarizations), None
+    if not patches:
+        raise JepaError(f"{describe(roots)}: no SAR chips (GeoTIFF/raster, PNG/JPEG or MSTAR files) found")
+    stacked = np.stack([read_amplitude(patch, data) for patch in patches])
     return Chips(torch.from_numpy(stacked), labels, names)
 
 
-def is_mstar_layout(root: Path, data: SARDataConfig) -> bool:
-    return (root / data.train_dir).is_dir()
+def is_mstar_layout(root: Path | Sequence[Path], data: SARDataConfig) -> bool:
+    return isinstance(root, Path) and (root / data.train_dir).is_dir()
 
 
-def load_splits(root: Path, data: SARDataConfig) -> DatasetSplits:
-    """Pretraining sets: the training chips (``train_dir`` of an MSTAR-like tree, else every chip under
+def pretraining_roots(root: Path | Sequence[Path], data: SARDataConfig) -> tuple[list[Path], bool]:
+    """What pretraining reads, and whether its sub-folders are classes: the training folder of an
+    MSTAR-like tree, else every path given."""
+    if is_mstar_layout(root, data):
+        return [root / data.train_dir], True
+    return ([root] if isinstance(root, Path) else list(root)), False
+
+
+def load_splits(root: Path | Sequence[Path], data: SARDataConfig) -> DatasetSplits:
+    """Pretraining sets: the training chips (``train_dir`` of an MSTAR-like tree, else every chip at
     ``root``), ``val_fraction`` of them held out for validation; the test chips stay unseen."""
-    layout = is_mstar_layout(root, data)
-    chips = load_chips(root / data.train_dir if layout else root, data, classes=layout)
+    roots, layout = pretraining_roots(root, data)
+    chips = load_chips(roots, data, classes=layout)
     order = np.random.default_rng(0).permutation(len(chips.amplitude))
     val_count = int(round(data.val_fraction * len(order)))
     labels = LabelSpec(chips.classes, multilabel=False) if chips.labels is not None else None

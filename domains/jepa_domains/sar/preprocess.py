@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -11,28 +12,67 @@ from jepa_platform.domain import JepaError
 
 from .config import SARDataConfig
 
+NEGATIVE_TOLERANCE = 0.01
+"""Share of a band's pixels that may be negative in amplitude or intensity (thermal-noise removal leaves a
+few below zero; they read as 0). More means the values are something else, most often dB."""
+
 
 def to_amplitude(values: np.ndarray, unit: str) -> np.ndarray:
     """Linear amplitude from amplitude, intensity (amplitude²) or dB (10·log10 intensity) values."""
     if unit == "db":
-        return np.power(10.0, values / 20.0, dtype=np.float32)
+        with np.errstate(over="ignore"):  # values no dB can be overflow: amplitude_chip refuses them
+            return np.power(10.0, values / 20.0, dtype=np.float32)
     if unit == "intensity":
         return np.sqrt(np.clip(values, 0, None))
-    return np.abs(values)
+    return np.clip(values, 0, None)
 
 
-def amplitude_chip(values: np.ndarray, data: SARDataConfig, path: Path) -> np.ndarray:
+def band_source(files: tuple[Path, ...], band: int) -> str:
+    """The file of ``band`` (``files``: one per band), and which band of it when the file holds several."""
+    return f"{files[band]} band {band + 1}" if files.count(files[band]) > 1 else str(files[band])
+
+
+def check_values(values: np.ndarray, unit: str, files: tuple[Path, ...]) -> None:
+    """Refuse a band with no valid pixel, or negative values (beyond the tolerance) as amplitude or intensity.
+
+    ``files`` names the file of each band of ``values`` (``bands × H × W``).
+    """
+    finite = np.isfinite(values)
+    empty = np.flatnonzero(~finite.any(axis=(1, 2)))
+    if empty.size:
+        raise JepaError(f"{band_source(files, int(empty[0]))}: a band has no valid pixel (all NaN / nodata)")
+    if unit == "db":
+        return
+    negative = (values < 0).sum(axis=(1, 2)) / finite.sum(axis=(1, 2))
+    bad = np.flatnonzero(negative > NEGATIVE_TOLERANCE)
+    if bad.size:
+        band = int(bad[0])
+        raise JepaError(
+            f"{band_source(files, band)}: {negative[band]:.0%} of the values are negative (down to "
+            f"{np.nanmin(values[band]):.4g}), which {unit} cannot be; if they are dB, set data.unit db "
+            f"(read as {unit}, dB would train on an inverted image)"
+        )
+
+
+def amplitude_chip(values: np.ndarray, data: SARDataConfig, source: Path | Sequence[Path]) -> np.ndarray:
     """``bands × H × W`` file values -> ``bands × size × size`` linear amplitude, missing pixels filled.
 
-    A missing pixel (NaN) takes its band's median valid amplitude. The chip is
-    centre-cropped to a square and resized (area average) to ``data.size``.
+    ``source`` is the file, or the file of each band; errors name it. Values
+    ``data.unit`` cannot hold are refused (:func:`check_values`, and dB that
+    overflows). A missing pixel (NaN) takes its band's median valid amplitude.
+    The chip is centre-cropped to a square and resized (area average) to ``data.size``.
     """
-    if values.shape[0] != data.bands:
-        raise JepaError(f"{path}: {values.shape[0]} bands, but data.bands is {data.bands} (unsupported band count)")
-    amplitude = to_amplitude(values.astype(np.float32), data.unit)
+    files = (source,) * len(values) if isinstance(source, Path) else tuple(source)
+    if values.shape[0] != data.resolved_bands():
+        raise JepaError(f"{files[0]}: {values.shape[0]} bands, but data.bands is {data.bands} (unsupported band count)")
+    values = values.astype(np.float32)
+    check_values(values, data.unit, files)
+    amplitude = to_amplitude(values, data.unit)
+    overflow = np.flatnonzero((np.isinf(amplitude) & np.isfinite(values)).any(axis=(1, 2)))
+    if overflow.size:
+        band = int(overflow[0])
+        raise JepaError(f"{band_source(files, band)}: values up to {np.nanmax(values[band]):.4g} are not dB")
     missing = ~np.isfinite(amplitude)
-    if missing.all(axis=(1, 2)).any():
-        raise JepaError(f"{path}: a band has no valid pixel (all NaN / nodata)")
     if missing.any():
         fill = np.nanmedian(np.where(missing, np.nan, amplitude), axis=(1, 2), keepdims=True)
         amplitude = np.where(missing, fill, amplitude)

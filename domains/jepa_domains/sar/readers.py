@@ -2,7 +2,8 @@
 
 Each returns a ``bands × H × W`` float32 array of the file's values with NaN
 where a pixel is missing (nodata, NaN), or raises one :class:`JepaError`
-naming the file.
+naming the file. Rasters also give each band's label: its description, unit
+and unit / polarization tags (what says ``VV`` or ``dB`` inside a file).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from jepa_platform.domain import JepaError
 RASTER_SUFFIXES = (".tif", ".tiff", ".img", ".jp2", ".vrt")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 MSTAR_MAGIC = b"[PhoenixHeader"
+BAND_TAGS = ("unit", "units", "polarization", "polarisation")
+DATASET_TAGS = ("unit", "units")
 
 
 def is_mstar(path: Path) -> bool:
@@ -33,8 +36,18 @@ def is_chip(path: Path) -> bool:
     return suffix in RASTER_SUFFIXES or suffix in IMAGE_SUFFIXES or (path.stat().st_size > 0 and is_mstar(path))
 
 
-def read_raster(path: Path) -> np.ndarray:
-    """All bands of a raster through rasterio, nodata and non-finite pixels as NaN."""
+def band_labels(src) -> tuple[str, ...]:
+    """Per band of an open rasterio dataset: description, unit and unit / polarization tags, space-separated."""
+    shared = [value for key, value in src.tags().items() if key.lower() in DATASET_TAGS]
+    labels = []
+    for index, description, unit in zip(src.indexes, src.descriptions, src.units):
+        tags = [value for key, value in src.tags(index).items() if key.lower() in BAND_TAGS]
+        labels.append(" ".join(text for text in (description, unit, *tags, *shared) if text))
+    return tuple(labels)
+
+
+def read_raster(path: Path) -> tuple[np.ndarray, tuple[str, ...]]:
+    """All bands of a raster through rasterio, nodata and non-finite pixels as NaN, and the bands' labels."""
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 
@@ -43,9 +56,11 @@ def read_raster(path: Path) -> np.ndarray:
             warnings.simplefilter("ignore", NotGeoreferencedWarning)  # chips are often plain TIFFs
             with rasterio.open(path) as src:
                 values = src.read(masked=True).astype(np.float32)
+                labels = band_labels(src)
     except RasterioIOError as exc:
-        raise JepaError(f"{path}: not a readable raster ({exc})") from None
-    return np.ma.filled(values, np.nan)
+        reason = " ".join(str(exc).split())  # one line, whatever GDAL says
+        raise JepaError(f"{path}: not a readable raster ({reason})") from None
+    return np.ma.filled(values, np.nan), labels
 
 
 def read_image(path: Path) -> np.ndarray:
@@ -87,17 +102,25 @@ def read_mstar(path: Path) -> tuple[np.ndarray, dict[str, str]]:
     return magnitude.reshape(1, rows, cols), header
 
 
-def read_chip(path: Path) -> np.ndarray:
-    """A chip of any supported format as ``bands × H × W`` float32, NaN where missing."""
+def read_labelled(path: Path) -> tuple[np.ndarray, tuple[str, ...]]:
+    """A chip of any supported format as ``bands × H × W`` float32 (NaN where missing) and its bands' labels
+    (empty strings where the format has none)."""
     if not path.is_file():
         raise JepaError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise JepaError(f"{path}: empty file (0 bytes)")
     suffix = path.suffix.lower()
-    if suffix in IMAGE_SUFFIXES:
-        return read_image(path)
     if suffix in RASTER_SUFFIXES:
         return read_raster(path)
-    if is_mstar(path):
-        return read_mstar(path)[0]
-    raise JepaError(f"{path}: unsupported chip format (GeoTIFF/raster, PNG/JPEG or MSTAR)")
+    if suffix in IMAGE_SUFFIXES:
+        values = read_image(path)
+    elif is_mstar(path):
+        values = read_mstar(path)[0]
+    else:
+        raise JepaError(f"{path}: unsupported chip format (GeoTIFF/raster, PNG/JPEG or MSTAR)")
+    return values, ("",) * len(values)
+
+
+def read_chip(path: Path) -> np.ndarray:
+    """A chip of any supported format as ``bands × H × W`` float32, NaN where missing."""
+    return read_labelled(path)[0]

@@ -11,9 +11,11 @@ from .config import SARDataConfig, SARTaskConfig
 from .dataset import ChipDataset, is_mstar_layout, load_chips
 
 
-def build_task(root: Path, data: SARDataConfig, task: SARTaskConfig) -> DownstreamTask:
+def build_task(root: Path | list[Path], data: SARDataConfig, task: SARTaskConfig) -> DownstreamTask:
     """Classify the classes: ``task.shots`` chips per class (seeded) from ``train_dir`` to train,
     ``task.val_per_class`` other ones to select the model, every chip of ``test_dir`` to test."""
+    if not isinstance(root, Path):
+        raise JepaError(f"a SAR task reads one MSTAR-like folder, not a list of {len(root)} paths")
     if not is_mstar_layout(root, data) or not (root / data.test_dir).is_dir():
         raise JepaError(f"{root}: a SAR task needs class folders under '{data.train_dir}' and '{data.test_dir}'")
     train = load_chips(root / data.train_dir, data, classes=True)

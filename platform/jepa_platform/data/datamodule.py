@@ -62,7 +62,7 @@ class JEPADataModule(L.LightningDataModule):
             return
         from .shards import ShardSet
 
-        shards = ShardSet.find(self.data.path) if self.data.path is not None else None
+        shards = ShardSet.find(self.data.path) if isinstance(self.data.path, str) else None
         if shards is not None:
             shards.check(self.plugin, self.data)
             self.splits = shards.splits(self.seed)

@@ -38,8 +38,9 @@ def cache_dir() -> Path:
 class DataConfig(Section):
     """The ``data`` recipe section; plugins subclass it with their own keys."""
 
-    path: str | None = None
-    """Raw data folder or file; ``None`` uses the domain's embedded demo data."""
+    path: str | list[str] | None = None
+    """Raw data folder or file (a list of them, for domains that read several); ``None`` uses the domain's
+    embedded demo data."""
 
 
 @dataclass(frozen=True)
@@ -223,7 +224,13 @@ class DomainPlugin(ABC, Generic[DataT, TaskT]):
         """Write the demo data set into ``root`` unless it is there already (see :meth:`demo_root`)."""
 
     def data_root(self, data: DataT, cache_dir: Path) -> Path:
-        """The data ``data`` points at: ``data.path``, or the demo data in ``cache_dir``."""
+        """The data ``data`` points at: ``data.path``, or the demo data in ``cache_dir``.
+
+        A list of paths is refused here; a domain that reads several overrides this hook
+        and receives them as a list ``root`` in its other hooks.
+        """
+        if isinstance(data.path, list):
+            raise JepaError(f"domain '{self.name}' reads one data path (a file or folder), not a list of them")
         return Path(data.path).expanduser() if data.path is not None else self.demo_root(cache_dir, data)
 
     def ensure_data(self, data: DataT, cache_dir: Path) -> Path:

@@ -14,13 +14,13 @@ from ..config import command_overrides
 from ..errors import JepaError
 from .select import CRITERIA, DEFAULT_CRITERION
 
-RAW_DATA = "raw data folder or file (default: the domain's embedded demo data)"
+RAW_DATA = "raw data folder or file, or several for domains that read several (default: the domain's demo data)"
 
 
 def add_recipe_arguments(parser: argparse.ArgumentParser, data_help: str) -> None:
     """``--domain``, ``--data`` and ``--recipe``: what a pretraining recipe is resolved from."""
     parser.add_argument("--domain", help="domain plugin (see 'jepa-platform domains list')")
-    parser.add_argument("--data", help=data_help)
+    parser.add_argument("--data", nargs="+", metavar="PATH", help=data_help)
     parser.add_argument("--recipe", help="recipe YAML file")
 
 
@@ -143,8 +143,8 @@ def run_prepare(args: argparse.Namespace, extra: list[str]) -> int:
     from ..domain import cache_dir, load_domain
     from .config import resolve_recipe
 
-    if args.data is not None and ShardSet.find(args.data) is not None:
-        raise JepaError(f"--data {args.data} already holds prepared shards; train on it with pretrain --data")
+    if args.data is not None and len(args.data) == 1 and ShardSet.find(args.data[0]) is not None:
+        raise JepaError(f"--data {args.data[0]} already holds prepared shards; train on it with pretrain --data")
     recipe = resolve_recipe(args.domain, args.recipe, command_overrides(extra, data=args.data))
     manifest = prepare(load_domain(recipe.domain), recipe.data, args.out, cache_dir(), args.shard_size, args.workers)
     counts = manifest["counts"]

@@ -118,11 +118,12 @@ def merge_layer(lower: dict[str, Any], upper: dict[str, Any]) -> dict[str, Any]:
     return deep_merge(lower, upper)
 
 
-def prepared_data(path: str) -> dict[str, Any]:
-    """The ``data`` settings shards at ``path`` were prepared with, as a recipe layer; empty for raw data."""
+def prepared_data(path: str | list[str]) -> dict[str, Any]:
+    """The ``data`` settings shards at ``path`` were prepared with, as a recipe layer; empty for raw data
+    (a list of paths is raw data: shards are one folder)."""
     from ..data.shards import read_manifest
 
-    manifest = read_manifest(path)
+    manifest = read_manifest(path) if isinstance(path, str) else None
     if manifest is None:
         return {}
     return {"data": {key: value for key, value in manifest["data"].items() if key != "path"}}
@@ -155,7 +156,7 @@ def resolve_recipe(
     else:
         layers = [plugin.default_recipe(), upper]
         path = deep_merge(*layers).get("data", {}).get("path")
-        layers[1:1] = [DEMO_DEFAULTS, plugin.demo_recipe()] if path is None else [prepared_data(str(path))]
+        layers[1:1] = [DEMO_DEFAULTS, plugin.demo_recipe()] if path is None else [prepared_data(path)]
     merged: dict[str, Any] = {}
     for layer in layers:
         merged = merge_layer(merged, layer)

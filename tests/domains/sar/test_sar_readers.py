@@ -74,13 +74,13 @@ def test_mstar_layout_reads_class_folders(tmp_path: Path) -> None:
         (tmp_path / name).mkdir()
         write_mstar(tmp_path / name / "a.000", np.full((20, 20), value, np.float32))
         Image.fromarray(np.full((20, 20), 100 * value, np.uint8)).save(tmp_path / name / "b.png")
-    chips = load_chips(tmp_path, SARDataConfig(size=16, patch=8, radii=(2,)), classes=True)
+    chips = load_chips(tmp_path, SARDataConfig(bands=1, unit="amplitude", size=16, patch=8, radii=(2,)), classes=True)
     assert chips.classes == ("bmp2", "t72") and chips.labels.tolist() == [0, 0, 1, 1]
     assert chips.amplitude.shape == (4, 1, 16, 16)
 
 
 def test_bad_files_give_one_clear_error(tmp_path: Path) -> None:
-    data = SARDataConfig(size=16, patch=8, radii=(2,))
+    data = SARDataConfig(bands=1, unit="amplitude", size=16, patch=8, radii=(2,))
     (tmp_path / "empty.tif").write_bytes(b"")
     with pytest.raises(JepaError, match=r"empty\.tif: empty file \(0 bytes\)"):
         read_chip(tmp_path / "empty.tif")
@@ -114,11 +114,12 @@ def test_outside_geotiffs_multiband_nodata_and_band_count() -> None:
     np.testing.assert_array_equal(np.isnan(values), np.ma.getmaskarray(masked))
     assert 0 < np.isnan(values).mean() < 0.5  # the park's outline: outside pixels are nodata
     np.testing.assert_array_equal(values[~np.isnan(values)], masked.compressed())
-    chip = amplitude_chip(values, SARDataConfig(bands=3, size=64, patch=8, radii=(2,)), rgb)
+    chip = amplitude_chip(values, SARDataConfig(bands=3, unit="amplitude", size=64, patch=8, radii=(2,)), rgb)
     assert chip.shape == (3, 64, 64) and np.isfinite(chip).all()
     with pytest.raises(JepaError, match=r"rmnp-rgb\.tif: 3 bands, but data.bands is 2"):
-        amplitude_chip(values, SARDataConfig(bands=2, size=64, patch=8, radii=(2,)), rgb)
+        amplitude_chip(values, SARDataConfig(bands=2, unit="amplitude", size=64, patch=8, radii=(2,)), rgb)
     dem = read_chip(OUTSIDE / "rmnp-dem.tif")
     assert dem.shape == (1, 187, 152) and np.nanmax(dem) < 65535 and np.nanmin(dem) > 1000  # metres, nodata gone
-    db_chip = amplitude_chip(dem / 100, SARDataConfig(unit="db", size=64, patch=8, radii=(2,)), OUTSIDE / "rmnp-dem.tif")
+    db_data = SARDataConfig(bands=1, unit="db", size=64, patch=8, radii=(2,))
+    db_chip = amplitude_chip(dem / 100, db_data, OUTSIDE / "rmnp-dem.tif")
     assert db_chip.shape == (1, 64, 64) and np.isfinite(db_chip).all()
