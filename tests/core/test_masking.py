@@ -4,6 +4,7 @@ seeded, inside its configured sizes and covering every position; plus the ``mask
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -153,11 +154,6 @@ def test_every_position_is_reachable_as_target_and_context(keep):
         seen_context[masks.context.flatten()] = True
     assert seen_target.all(), "first and last positions must be sampled too"
     assert seen_context.all(), "no position may be always masked"
-
-
-def test_spans_that_cannot_fit_are_a_clear_error():
-    with pytest.raises(JepaError, match="num_spans"):
-        sample(6, 2, num_spans=4, min_context=4)
 
 
 def test_non_1d_grid_is_rejected():
@@ -469,6 +465,79 @@ def test_masks_on_a_cuda_generator(config, shape, ordered):
     masks = build_masking(config).sample(grid, 8, torch.Generator("cuda").manual_seed(0), valid)
     assert masks.context.is_cuda and masks.targets.is_cuda
     check_masks(Masks(masks.context.cpu(), masks.targets.cpu()), 8, n, valid.cpu())
+
+
+# ----------------------------------------------------------------------------- few valid tokens
+
+# (config, grid shape, ordered, target groups of at least one token each, the setting that sets their number)
+FEW = [
+    (SpanMaskingConfig(), (64,), True, 1, None),
+    (FutureChunkMaskingConfig(min_context=10), (64,), True, 2, "masking.num_chunks"),
+    (MultiBlockMaskingConfig(), (14, 14), True, 4, "masking.num_blocks"),
+    (TubeMaskingConfig(), (10, 5, 5), True, 1, None),
+    (FeatureSubsetMaskingConfig(min_context=10), (40,), False, 4, "masking.num_targets"),
+]
+
+
+def keep_only(counts: list[int], n: int, seed: int) -> torch.Tensor:
+    """``len(counts) × n`` valid mask: row i keeps ``counts[i]`` tokens at random places."""
+    g = torch.Generator().manual_seed(seed)
+    ranks = torch.rand(len(counts), n, generator=g).argsort(dim=1).argsort(dim=1)
+    return ranks < torch.tensor(counts).unsqueeze(1)
+
+
+@FAST
+@given(few=st.lists(st.integers(0, 12), min_size=1, max_size=5), seed=st.integers(0, 2**31))
+@pytest.mark.parametrize(("config", "shape", "ordered", "groups", "setting"), FEW, ids=NAMES)
+def test_few_valid_tokens_scale_the_masks_down(config, shape, ordered, groups, setting, few, seed):
+    n = math.prod(shape)
+    counts = [n] + [groups + 1 + extra for extra in few]  # one whole sample, the others with few valid tokens
+    valid = keep_only(counts, n, seed)
+    masks = draw(config, shape, len(counts), seed, valid, ordered=ordered)
+    check_masks(masks, len(counts), n, valid)  # non-empty context and targets, within the valid tokens
+    assert masks.num_targets == groups
+    assert masks.context.shape[1] >= min(config.min_context, min(counts) - groups), "min_context lowered only as needed"
+
+
+def test_one_electrode_window_keeps_one_target_token():
+    """EEG's 10 frames of one electrode on the 5 x 5 scalp grid: 10 valid tokens, min_context 10."""
+    valid = torch.zeros(4, 10, 25, dtype=torch.bool)
+    valid[:, :, 1] = True
+    masks = draw(TubeMaskingConfig(), (10, 5, 5), 4, 0, valid.flatten(1))
+    check_masks(masks, 4, 250, valid.flatten(1))
+    assert masks.context.shape == (4, 9) and masks.targets.shape == (4, 1, 1)
+
+
+def test_multiblock_blocks_shrink_to_leave_the_context():
+    """Four 3 x 3 blocks on a 3 x 3 island of valid tokens keep their first 4 tokens, the other 5 are context."""
+    valid = torch.zeros(3, 14, 14, dtype=torch.bool)
+    valid[:, 5:8, 5:8] = True
+    config = MultiBlockMaskingConfig(target_scale=(9 / 196, 9 / 196), target_aspect=(1.0, 1.0), min_context=10)
+    masks = draw(config, (14, 14), 3, 0, valid.flatten(1))
+    check_masks(masks, 3, 196, valid.flatten(1))
+    assert masks.targets.shape == (3, 4, 4) and masks.context.shape == (3, 5)
+
+
+@pytest.mark.parametrize(("config", "shape", "ordered", "groups", "setting"), FEW, ids=NAMES)
+def test_unmaskable_samples_are_one_clear_error(config, shape, ordered, groups, setting):
+    n = math.prod(shape)
+    with pytest.raises(JepaError, match="a sample has 1 valid token.*give each sample more valid tokens"):
+        draw(config, shape, 3, 0, keep_only([n, 1, n], n, 0), ordered=ordered)
+    if setting is not None:
+        expected = f"a sample has {groups} valid tokens.*lower {re.escape(setting)} to {groups - 1} or less"
+        with pytest.raises(JepaError, match=expected):
+            draw(config, shape, 3, 0, keep_only([n, groups, n], n, 0), ordered=ordered)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize(("config", "shape", "ordered", "groups", "setting"), FEW, ids=NAMES)
+def test_few_valid_tokens_on_a_cuda_generator(config, shape, ordered, groups, setting):
+    n = math.prod(shape)
+    valid = keep_only([n, groups + 1, n, groups + 3], n, 0)
+    grid, generator = TokenGrid(shape, ordered=ordered), torch.Generator("cuda").manual_seed(0)
+    masks = build_masking(config).sample(grid, 4, generator, valid.cuda())
+    assert masks.context.is_cuda and masks.targets.is_cuda
+    check_masks(Masks(masks.context.cpu(), masks.targets.cpu()), 4, n, valid)
 
 
 # ----------------------------------------------------------------------------- pictures and the command

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from jepa_platform.domain import DatasetSplits, JepaError, LabelSpec, in_holdout
+from jepa_platform.domain import MIN_VALID_TOKENS, DatasetSplits, JepaError, LabelSpec, in_holdout
 from torch.utils.data import Dataset
 
 from .config import EEGDataConfig
@@ -98,10 +98,30 @@ def pretrain_split(recording: Recording, val_percent: float) -> str:
     return "val" if in_holdout(recording.patient, val_percent) else "train"
 
 
+def check_maskable(windows: EEGWindows, recordings: list[Recording], data: EEGDataConfig) -> None:
+    """Raise unless every window holds the valid tokens (present channels x frames) masking needs.
+
+    Raises:
+        JepaError: Naming the first recording whose windows hold fewer than ``MIN_VALID_TOKENS``.
+    """
+    frames = data.window_size // data.frame_size
+    tokens = windows.present.sum(dim=1) * frames
+    few = torch.nonzero(tokens < MIN_VALID_TOKENS).flatten()
+    if len(few):
+        window = int(few[0])
+        path = recordings[int(windows.recording[window])].path
+        raise JepaError(
+            f"{path}: {int(windows.present[window].sum())} valid channel(s) x {frames} frame(s) per window = "
+            f"{int(tokens[window])} valid token(s), fewer than the {MIN_VALID_TOKENS} masking needs (one context and "
+            "one target token); raise data.window_seconds or lower data.frame_seconds for more frames per window"
+        )
+
+
 def load_splits(root: Path, data: EEGDataConfig) -> DatasetSplits:
-    """Training and patient-wise validation windows; the TUAB ``eval`` recordings are held out."""
+    """Training and patient-wise validation windows, each maskable; the TUAB ``eval`` recordings are held out."""
     recordings = [r for r in find_recordings(root) if r.split != "eval"]
     windows = load_windows(recordings, data)
+    check_maskable(windows, recordings, data)
     split = np.array([pretrain_split(recordings[i], data.val_percent) for i in windows.recording.tolist()])
     train, val = windows.subset(split == "train"), windows.subset(split == "val")
     if all(r.label is not None for r in recordings):  # TUAB tree: the linear probe reads the labels

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,22 +13,52 @@ if TYPE_CHECKING:
     from .config import EEGDataConfig
 
 
-def filter_resample(signal: np.ndarray, rate: float, data: "EEGDataConfig", path: Path) -> np.ndarray:
-    """Band-pass (and notch) at the file's ``rate``, then resample to ``data.sampling_rate``.
+LOW_PASS_SHARE = 0.45
+"""The highest low-pass as a share of a file's rate: 90 % of Nyquist, room for the filter's transition band."""
+NOTCH_TRANSITION = 1.0
+"""Hz, the notch's transition band; its stop band is ``freq / 200`` wide (both mne's defaults)."""
+
+
+def filters_for(rate: float, data: "EEGDataConfig", path: Path) -> tuple[float, float | None]:
+    """The low-pass and notch (``None``: none) ``data`` asks for, adapted to a file sampled at ``rate``.
+
+    A low-pass above ``LOW_PASS_SHARE`` x ``rate`` is lowered to it; a notch
+    whose stop band would reach the Nyquist frequency is skipped. Each change
+    is one warning naming the file and the value used.
 
     Raises:
-        JepaError: A filter frequency is at or above the file's Nyquist frequency.
+        JepaError: ``data.l_freq`` is not below the lowered low-pass.
     """
+    nyquist, h_freq, notch = rate / 2, data.h_freq, data.notch_freq
+    if h_freq > LOW_PASS_SHARE * rate:
+        h_freq = LOW_PASS_SHARE * rate
+        warnings.warn(
+            f"{path}: sampled at {rate:g} Hz, data.h_freq {data.h_freq:g} Hz is above {LOW_PASS_SHARE:g} x the rate "
+            f"(Nyquist {nyquist:g} Hz); low-pass at {h_freq:g} Hz instead",
+            stacklevel=2,
+        )
+    if data.l_freq >= h_freq:
+        raise JepaError(f"{path}: sampled at {rate:g} Hz, too slow for the band from data.l_freq {data.l_freq:g} Hz")
+    if notch is not None and notch * (1 + 1 / 400) + NOTCH_TRANSITION / 2 >= nyquist:
+        notch = None
+        warnings.warn(
+            f"{path}: sampled at {rate:g} Hz, data.notch_freq {data.notch_freq:g} Hz does not fit below the Nyquist "
+            f"frequency ({nyquist:g} Hz); no notch filter",
+            stacklevel=2,
+        )
+    return h_freq, notch
+
+
+def filter_resample(signal: np.ndarray, rate: float, data: "EEGDataConfig", path: Path) -> np.ndarray:
+    """Band-pass and notch at the file's ``rate`` (see :func:`filters_for`), then resample to ``data.sampling_rate``."""
     import mne
 
-    nyquist = rate / 2
-    if data.h_freq >= nyquist or (data.notch_freq is not None and data.notch_freq >= nyquist):
-        raise JepaError(
-            f"{path}: sampled at {rate} Hz, too slow for data.h_freq {data.h_freq} / data.notch_freq {data.notch_freq}"
+    h_freq, notch = filters_for(rate, data, path)
+    out = mne.filter.filter_data(signal, rate, data.l_freq or None, h_freq, verbose="error")
+    if notch is not None:
+        out = mne.filter.notch_filter(
+            out, rate, notch, notch_widths=notch / 200, trans_bandwidth=NOTCH_TRANSITION, verbose="error"
         )
-    out = mne.filter.filter_data(signal, rate, data.l_freq or None, data.h_freq, verbose="error")
-    if data.notch_freq is not None:
-        out = mne.filter.notch_filter(out, rate, data.notch_freq, verbose="error")
     if rate != data.sampling_rate:
         out = mne.filter.resample(out, up=data.sampling_rate / rate, verbose="error")
     return out

@@ -28,15 +28,18 @@ from .splits import holdout_mask, in_holdout
 
 if TYPE_CHECKING:
     from .targets import TargetFunction
-    from .tokens import TokenBatch, TokenGrid, Tokenizer
+    from .tokens import MIN_VALID_TOKENS, TokenBatch, TokenGrid, Tokenizer
 
-_LAZY = {"TokenBatch": "tokens", "TokenGrid": "tokens", "Tokenizer": "tokens", "TargetFunction": "targets"}
+_LAZY = {
+    "MIN_VALID_TOKENS": "tokens", "TokenBatch": "tokens", "TokenGrid": "tokens", "Tokenizer": "tokens",
+    "TargetFunction": "targets",
+}
 
 __all__ = [
-    "ENTRY_POINT_GROUP", "BaselineData", "DataConfig", "DatasetSplits", "DomainPlugin", "DownstreamTask",
-    "JepaError", "LabelSpec", "Metric", "PrepareSource", "PreparedSamples", "Section", "TargetFunction",
-    "TaskConfig", "TokenBatch", "TokenGrid", "Tokenizer", "cache_dir", "holdout_mask", "in_holdout",
-    "list_domains", "load_domain",
+    "ENTRY_POINT_GROUP", "MIN_VALID_TOKENS", "BaselineData", "DataConfig", "DatasetSplits", "DomainPlugin",
+    "DownstreamTask", "JepaError", "LabelSpec", "Metric", "PrepareSource", "PreparedSamples", "Section",
+    "TargetFunction", "TaskConfig", "TokenBatch", "TokenGrid", "Tokenizer", "cache_dir", "holdout_mask",
+    "in_holdout", "list_domains", "load_domain",
 ]
 
 

@@ -16,6 +16,9 @@ from typing import Any
 import torch
 from torch import nn
 
+MIN_VALID_TOKENS = 2
+"""The fewest valid tokens a sample needs to be masked by any strategy: one context and one target token."""
+
 
 @dataclass(frozen=True)
 class TokenGrid:

@@ -3,6 +3,10 @@
 Every strategy returns equal-length index tensors (no padding, no ragged lists),
 computed with tensor ops on the generator's device, reproducible from the
 generator's seed, and never selects a token the ``valid`` mask excludes.
+A sample with few valid tokens gets smaller masks, not an error:
+``min_context`` holds while one token per target group still fits, and is
+lowered below that; fewer valid tokens than that is one error naming the
+setting (or, below :data:`~jepa_platform.domain.MIN_VALID_TOKENS`, the data).
 Strategies register themselves by name; a recipe picks one with
 ``masking.strategy``:
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Callable, ClassVar
 import torch
 from pydantic import AfterValidator
 
-from ..domain.tokens import TokenGrid
+from ..domain.tokens import MIN_VALID_TOKENS, TokenGrid
 from ..errors import JepaError
 
 
@@ -152,19 +152,32 @@ def cut_to_fewest(mask: torch.Tensor, generator: torch.Generator, counts: torch.
     return rows_of(mask & run, length)
 
 
-def take_context(eligible: torch.Tensor, generator: torch.Generator, min_context: int, hint: str) -> torch.Tensor:
-    """Equal-length context indices drawn from a ``B × N`` eligibility mask (see :func:`cut_to_fewest`).
+def valid_counts(valid: torch.Tensor, name: str, targets: int = 1, setting: str = "") -> torch.Tensor:
+    """Each sample's valid tokens (``B``), checked to hold ``targets`` target tokens and one context token.
 
     Raises:
-        JepaError: A sample has fewer than ``min_context`` eligible tokens; ``hint`` says which keys to change.
+        JepaError: A sample has fewer; below :data:`MIN_VALID_TOKENS` it is the data's doing, otherwise
+            ``setting`` (one target token each) is to be lowered.
     """
-    counts = eligible.sum(dim=1)
+    counts = valid.sum(dim=1)
     fewest = int(counts.min())
-    if fewest < min_context:
+    if fewest < MIN_VALID_TOKENS:
         raise JepaError(
-            f"masking leaves {fewest} context tokens, fewer than masking.min_context={min_context}; {hint}"
+            f"masking: a sample has {fewest} valid token(s), fewer than the {MIN_VALID_TOKENS} any mask needs "
+            "(one context and one target token); the data settings must give each sample more valid tokens"
         )
-    return cut_to_fewest(eligible, generator, counts)
+    if fewest < targets + 1:
+        raise JepaError(
+            f"masking: a sample has {fewest} valid tokens, fewer than the {targets + 1} masking.strategy '{name}' "
+            f"needs (one token for each of its {targets} targets, one for the context); lower {setting} to "
+            f"{fewest - 1} or less"
+        )
+    return counts
+
+
+def context_floor(counts: torch.Tensor, min_context: int, targets: int = 1) -> torch.Tensor:
+    """Per sample (``B``), the fewest context tokens: ``min_context``, lowered to leave ``targets`` target tokens."""
+    return (counts - targets).clamp(max=min_context)
 
 
 def indices_to_mask(indices: torch.Tensor, num_tokens: int) -> torch.Tensor:

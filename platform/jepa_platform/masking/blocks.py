@@ -19,21 +19,21 @@ from pydantic import PositiveInt, model_validator
 
 from ..config import Section
 from ..domain.tokens import TokenGrid
-from ..errors import JepaError
 from .base import (
     Masks,
     MaskStrategy,
     Positive,
     Share,
     all_valid,
+    context_floor,
     cut_to_fewest,
     first_true,
     indices_to_mask,
     random_below,
     random_keys,
     register_strategy,
-    take_context,
     uniforms,
+    valid_counts,
 )
 
 
@@ -95,13 +95,34 @@ def place_boxes(
     return corners[place].unsqueeze(-1) + offsets
 
 
+def fitting_length(
+    targets: torch.Tensor, inside: torch.Tensor, room: torch.Tensor, keep: int, num_tokens: int
+) -> int:
+    """How many first valid tokens (1 to ``keep``) each block may keep for every sample's union to fit its ``room``.
+
+    Args:
+        targets: ``B × K × S`` ascending indices of the blocks.
+        inside: ``B × K × S`` whether each of them is valid.
+        room: ``B``, the most target tokens each sample may hold (one per block at least).
+        keep: The most tokens a block keeps.
+        num_tokens: The grid's tokens.
+    """
+    rank = torch.where(inside, inside.cumsum(dim=2) - 1, keep).flatten(1)  # among the block's valid tokens
+    first = torch.full((targets.shape[0], num_tokens), keep, device=targets.device)
+    first = first.scatter_reduce(1, targets.flatten(1), rank, "amin")  # a token's lowest rank in any block
+    lengths = torch.arange(1, keep + 1, device=targets.device)
+    union = (first.unsqueeze(2) < lengths).sum(dim=1)  # B × keep: union sizes at each length
+    return int((union <= room.unsqueeze(1)).all(dim=0).nonzero().max()) + 1
+
+
 class MultiBlockMaskingConfig(Section):
     """I-JEPA multi-block masks on a 2-D grid (defaults: the released ViT-H/14 config).
 
     ``num_blocks`` target blocks of ``target_scale`` of the grid at aspect ratio
     (height / width) ``target_aspect``, scale and aspect drawn independently;
     one context block of ``context_scale`` at ``context_aspect``, with the
-    targets removed; at least ``min_context`` context tokens.
+    targets removed; at least ``min_context`` context tokens, fewer where a
+    sample has too few valid tokens (see :class:`MultiBlockMasking`).
     """
 
     strategy: Literal["multiblock"] = "multiblock"
@@ -119,9 +140,13 @@ class MultiBlockMasking(MaskStrategy):
     """K target blocks (one group each, they may overlap) and a context block that excludes them.
 
     All target blocks of a batch share one drawn size; with padding, each is
-    cut to the batch's fewest valid tokens in a block. A sample whose context
-    block keeps fewer than ``min_context`` tokens takes its context from the
-    whole grid instead; contexts are cut to the batch minimum (see :func:`cut_to_fewest`).
+    cut to the batch's fewest valid tokens in a block. Where the blocks leave
+    a sample fewer than ``min_context`` context tokens (lowered to leave one
+    target token per block when the sample has few valid tokens), every block
+    keeps fewer of its first valid tokens, as many as let each sample keep
+    that context. A sample whose context block keeps too few tokens takes its
+    context from the whole grid instead; contexts are cut to the batch
+    minimum (see :func:`cut_to_fewest`).
     """
 
     grid_axes = 2
@@ -130,24 +155,28 @@ class MultiBlockMasking(MaskStrategy):
         cfg, (height, width), n = self.config, grid.shape, grid.num_tokens
         place_on = None if valid is None else all_valid(grid, batch_size, valid, generator.device)
         valid = place_on if place_on is not None else all_valid(grid, batch_size, None, generator.device)
+        counts = valid_counts(valid, self.name, cfg.num_blocks, "masking.num_blocks")
+        floor = context_floor(counts, cfg.min_context, cfg.num_blocks)
         target_scale, target_aspect, context_scale, context_aspect = uniforms(
             [cfg.target_scale, cfg.target_aspect, cfg.context_scale, cfg.context_aspect], generator
         )
         target_size = plane_size(target_scale, target_aspect, height, width)
         targets = place_boxes(target_size, grid.shape, batch_size, cfg.num_blocks, generator, place_on)
+        inside = valid.gather(1, targets.flatten(1)).view_as(targets)
+        keep = int(inside.sum(dim=2).min())  # at least 1: blocks go where they cover the most valid tokens
         free = valid & ~indices_to_mask(targets, n)  # whole blocks, also where cut below
-        if place_on is not None:
-            inside = valid.gather(1, targets.flatten(1)).view_as(targets)
-            keep = int(inside.sum(dim=2).min())
-            if keep == 0:
-                raise JepaError("masking: a sample has no valid token for a target block")
+        short = bool((free.sum(dim=1) < floor).any())
+        if short:
+            keep = fitting_length(targets, inside, counts - floor, keep, n)
+        if place_on is not None or short:
             targets = targets.gather(2, first_true(inside, keep))
+        if short:
+            free = valid & ~indices_to_mask(targets, n)
         context_size = plane_size(context_scale, context_aspect, height, width)
         block = place_boxes(context_size, grid.shape, batch_size, 1, generator, place_on)
         eligible = indices_to_mask(block, n) & free
-        eligible |= free & (eligible.sum(dim=1) < cfg.min_context).unsqueeze(1)  # too small: the whole grid
-        context = take_context(eligible, generator, cfg.min_context, "lower masking.num_blocks or masking.target_scale")
-        return Masks(context=context, targets=targets)
+        eligible |= free & (eligible.sum(dim=1) < floor).unsqueeze(1)  # too small: the whole grid
+        return Masks(context=cut_to_fewest(eligible, generator), targets=targets)
 
 
 class TubeGeneratorConfig(Section):
@@ -187,7 +216,9 @@ class TubeMasking(MaskStrategy):
 
     Each generator draws its tube size once per batch. A sample whose tubes
     leave fewer than ``min_context`` context tokens gives random target tokens
-    back to the context; contexts are cut to the batch minimum the same way.
+    back to the context; a sample with ``min_context`` valid tokens or fewer
+    keeps one target token and gives back the rest. Contexts are cut to the
+    batch minimum the same way.
     """
 
     grid_axes = 3
@@ -196,20 +227,19 @@ class TubeMasking(MaskStrategy):
         cfg, (duration, height, width), n = self.config, grid.shape, grid.num_tokens
         place_on = None if valid is None else all_valid(grid, batch_size, valid, generator.device)
         valid = place_on if place_on is not None else all_valid(grid, batch_size, None, generator.device)
+        floor = context_floor(valid_counts(valid, self.name), cfg.min_context)
         union = torch.zeros_like(valid)
         for tube in cfg.generators:
             temporal, spatial, aspect = uniforms([tube.temporal_scale, tube.spatial_scale, tube.aspect], generator)
             size = (min(max(round(temporal * duration), 1), duration), *plane_size(spatial, aspect, height, width))
             union |= indices_to_mask(place_boxes(size, grid.shape, batch_size, tube.num_blocks, generator, place_on), n)
-        union &= valid
-        deficit = (cfg.min_context - (valid & ~union).sum(dim=1)).clamp_min(0)
+        union &= valid  # at least one token per sample: tubes go where they cover the most valid tokens
+        deficit = (floor - (valid & ~union).sum(dim=1)).clamp_min(0)
         most = int(deficit.max())
         if most > 0:  # give random target tokens back to the context
             chosen = torch.argsort(random_keys(union, generator), dim=1)[:, :most]
             given = torch.arange(most, device=union.device) < deficit.unsqueeze(1)
             union &= ~torch.zeros_like(union).scatter_(1, chosen, given)
         targets = cut_to_fewest(union, generator)
-        if targets.shape[1] == 0:
-            raise JepaError("masking: a sample has no valid token in its tubes")
-        context = take_context(valid & ~union, generator, cfg.min_context, "lower the generators' num_blocks or scales")
+        context = cut_to_fewest(valid & ~union, generator)
         return Masks(context=context, targets=targets.unsqueeze(1))

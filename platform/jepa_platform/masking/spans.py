@@ -13,18 +13,18 @@ from pydantic import PositiveInt, model_validator
 
 from ..config import Section
 from ..domain.tokens import TokenGrid
-from ..errors import JepaError
 from .base import (
     Masks,
     MaskStrategy,
     Share,
     all_valid,
+    cut_to_fewest,
     first_true,
     random_below,
     random_composition,
     register_strategy,
-    take_context,
     uniforms,
+    valid_counts,
     valid_first_order,
 )
 
@@ -59,8 +59,11 @@ class SpanMasking(MaskStrategy):
     ``min_block``) and the gaps between spans are random compositions, so
     every position, the first and last included, can be target or context.
     The spans are predicted in one pass, as ECG-JEPA does. With a ``valid``
-    mask, spans and context use valid tokens only; spans shrink below
-    ``min_block`` only when a padded sample has too few valid tokens for them.
+    mask, spans and context use valid tokens only. When the batch's fewest
+    valid tokens leave too little room besides ``min_context``, spans shrink
+    below ``min_block``, then fewer spans are drawn, down to one target token;
+    a sample with ``min_context`` valid tokens or fewer keeps one target token
+    and the rest as context.
     """
 
     grid_axes = 1
@@ -68,18 +71,14 @@ class SpanMasking(MaskStrategy):
     def draw(self, grid: TokenGrid, batch_size: int, generator: torch.Generator, valid: torch.Tensor | None) -> Masks:
         cfg, device, n, padded = self.config, generator.device, grid.num_tokens, valid is not None
         valid = all_valid(grid, batch_size, valid, device)
-        num_valid = valid.sum(dim=1)
+        num_valid = valid_counts(valid, self.name)
         fewest = int(num_valid.min())
-        spans = cfg.num_spans
-        block = min(cfg.min_block, (fewest - cfg.min_context) // spans)
-        if block < 1:
-            raise JepaError(
-                f"masking: {spans} spans and {cfg.min_context} context tokens do not fit in {fewest} valid tokens; "
-                "lower masking.num_spans or masking.min_context"
-            )
+        room = fewest - min(cfg.min_context, fewest - 1)  # target tokens that leave the context its floor
+        spans = min(cfg.num_spans, room)
+        block = min(cfg.min_block, room // spans)
         (keep,) = uniforms([cfg.keep_ratio], generator)
         total = round((1.0 - keep) * fewest)
-        total = min(max(total, spans * block), fewest - cfg.min_context)
+        total = min(max(total, spans * block), room)
         extra = torch.full((batch_size,), total - spans * block, device=device)
         lengths = block + random_composition(extra, spans, generator)  # B × S, each row sums to total
         gaps = random_composition(num_valid - total, spans + 1, generator)[:, :spans]  # before each span
@@ -90,8 +89,7 @@ class SpanMasking(MaskStrategy):
         in_span = marks.cumsum(dim=1)[:, :n] > 0  # by valid rank
         is_target = torch.zeros_like(valid).scatter_(1, valid_first_order(valid), in_span) if padded else in_span
         targets = first_true(is_target, total).unsqueeze(1)  # B × 1 × total
-        context = take_context(valid & ~is_target, generator, cfg.min_context, "raise masking.keep_ratio")
-        return Masks(context=context, targets=targets)
+        return Masks(context=cut_to_fewest(valid & ~is_target, generator), targets=targets)
 
 
 class FutureChunkMaskingConfig(Section):
@@ -124,7 +122,9 @@ class FutureChunkMasking(MaskStrategy):
 
     ``L`` and ``C`` are drawn once per batch; each sample places the window
     (``L + num_chunks * C`` tokens) uniformly among its valid tokens, so the
-    first token can be context and the last a target.
+    first token can be context and the last a target. When the batch's fewest
+    valid tokens leave too little room, chunks shrink (to one token) before
+    the context goes below ``min_context``.
     """
 
     grid_axes = 1
@@ -132,17 +132,13 @@ class FutureChunkMasking(MaskStrategy):
     def draw(self, grid: TokenGrid, batch_size: int, generator: torch.Generator, valid: torch.Tensor | None) -> Masks:
         cfg, device, padded = self.config, generator.device, valid is not None
         valid = all_valid(grid, batch_size, valid, device)
-        num_valid = valid.sum(dim=1)
+        num_valid = valid_counts(valid, self.name, cfg.num_chunks, "masking.num_chunks")
         fewest = int(num_valid.min())
         context_share, chunk_share = uniforms([cfg.context_share, cfg.chunk_share], generator)
-        chunk = max(1, int(chunk_share * fewest))
-        context = max(cfg.min_context, int(context_share * fewest))
+        floor = min(cfg.min_context, fewest - cfg.num_chunks)
+        chunk = max(1, min(int(chunk_share * fewest), (fewest - floor) // cfg.num_chunks))
+        context = min(max(floor, int(context_share * fewest)), fewest - cfg.num_chunks * chunk)
         window = context + cfg.num_chunks * chunk
-        if window > fewest:
-            raise JepaError(
-                f"masking: {context} context and {cfg.num_chunks} x {chunk} chunk tokens do not fit in {fewest} "
-                "valid tokens; lower masking.num_chunks or masking.min_context"
-            )
         start = random_below(num_valid - window + 1, generator)  # rank among valid tokens
         ranks = start.unsqueeze(1) + torch.arange(window, device=device)
         tokens = valid_first_order(valid).gather(1, ranks) if padded else ranks

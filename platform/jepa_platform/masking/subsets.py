@@ -9,8 +9,7 @@ from pydantic import PositiveInt, model_validator
 
 from ..config import Section
 from ..domain.tokens import TokenGrid
-from ..errors import JepaError
-from .base import Masks, MaskStrategy, Share, all_valid, random_keys, register_strategy, uniforms
+from .base import Masks, MaskStrategy, Share, all_valid, random_keys, register_strategy, uniforms, valid_counts
 
 
 class FeatureSubsetMaskingConfig(Section):
@@ -47,23 +46,21 @@ class FeatureSubsetMasking(MaskStrategy):
     """Context and K target subsets from one random permutation of each sample's valid tokens.
 
     Sizes are rounded down (at least 1 token, ``min_context`` for the
-    context). Targets never meet the context; with ``disjoint_targets`` they
-    never meet each other either.
+    context). When the batch's fewest valid tokens leave too little room,
+    targets shrink (to one token) before the context goes below
+    ``min_context``. Targets never meet the context; with ``disjoint_targets``
+    they never meet each other either.
     """
 
     def draw(self, grid: TokenGrid, batch_size: int, generator: torch.Generator, valid: torch.Tensor | None) -> Masks:
         cfg = self.config
         valid = all_valid(grid, batch_size, valid, generator.device)
-        fewest = int(valid.sum(dim=1).min())
-        context_share, target_share = uniforms([cfg.context_share, cfg.target_share], generator)
-        context = max(cfg.min_context, int(context_share * fewest))
-        target = max(1, int(target_share * fewest))
         parts = cfg.num_targets if cfg.disjoint_targets else 1
-        if context + parts * target > fewest:
-            raise JepaError(
-                f"masking: {context} context and {parts} x {target} target tokens do not fit in {fewest} valid "
-                "tokens; lower masking.context_share, masking.target_share or masking.num_targets"
-            )
+        fewest = int(valid_counts(valid, self.name, parts, "masking.num_targets").min())
+        context_share, target_share = uniforms([cfg.context_share, cfg.target_share], generator)
+        floor = min(cfg.min_context, fewest - parts)
+        target = max(1, min(int(target_share * fewest), (fewest - floor) // parts))
+        context = min(max(floor, int(context_share * fewest)), fewest - parts * target)
         order = torch.argsort(random_keys(valid, generator), dim=1)
         context_indices = order[:, :context].sort(dim=1).values
         if cfg.disjoint_targets:

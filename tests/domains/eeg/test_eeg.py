@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import mne
@@ -10,7 +11,7 @@ import pytest
 import torch
 from jepa_domains.eeg.channels import CHANNELS_1020, normalize_channel, scalp_cells
 from jepa_domains.eeg.config import EEGDataConfig
-from jepa_domains.eeg.dataset import load_windows, pretrain_split
+from jepa_domains.eeg.dataset import load_splits, load_windows, pretrain_split
 from jepa_domains.eeg.demo import write_demo
 from jepa_domains.eeg.preprocess import filter_resample, windows
 from jepa_domains.eeg.readers import NoChannels, find_recordings, read_recording
@@ -101,8 +102,59 @@ def test_filter_resample_shapes_and_window_counts() -> None:
     assert windows(out, 400, 200).shape == (14, 19, 400)  # (3000 - 400) // 200 + 1
     assert windows(out, 1000, 1000).shape == (3, 19, 1000)
     assert windows(out[:, :399], 400, 200).shape == (0, 19, 400)
-    with pytest.raises(JepaError, match="x.edf: sampled at 50.0 Hz"):
-        filter_resample(signal, 50.0, FAST, Path("x.edf"))
+    too_slow = r"x\.edf: sampled at 1 Hz, too slow for the band from data\.l_freq 0\.5 Hz"
+    with pytest.warns(UserWarning, match="low-pass at 0.45 Hz instead"), pytest.raises(JepaError, match=too_slow):
+        filter_resample(signal[:, :30], 1.0, FAST, Path("x.edf"))
+
+
+def test_filters_adapt_to_a_slow_recording() -> None:
+    """At 128 Hz the 75 Hz low-pass drops to 57.6 Hz (one warning); the 50 Hz notch fits and still works."""
+    t = np.arange(128 * 30) / 128
+    signal = (np.sin(2 * np.pi * 10 * t) + np.sin(2 * np.pi * 50 * t))[None]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = filter_resample(signal, 128.0, EEGDataConfig(), Path("slow.edf"))
+    assert [str(w.message) for w in caught] == [
+        ("slow.edf: sampled at 128 Hz, data.h_freq 75 Hz is above 0.45 x the rate (Nyquist 64 Hz); "
+         "low-pass at 57.6 Hz instead")
+    ]
+    spectrum = np.abs(np.fft.rfft(out[0]))
+    freqs = np.fft.rfftfreq(out.shape[1], 1 / 200)
+    assert out.shape == (1, 6000)
+    assert spectrum[np.argmin(np.abs(freqs - 10))] > 100 * spectrum[np.argmin(np.abs(freqs - 50))]  # notched
+
+
+def test_filter_warnings_once_per_recording_not_per_window(tmp_path: Path) -> None:
+    # 100 Hz: the 50 Hz notch sits at Nyquist and is skipped; 14 windows of 4 s every 2 s per file
+    write_edf(tmp_path / "a" / "hundred.edf", ["Fp1", "Cz"], seconds=30.0, rate=100.0)
+    write_edf(tmp_path / "b" / "fast.edf", ["Fp1", "Cz"], seconds=30.0, rate=250.0)
+    config = EEGDataConfig(window_seconds=4, hop_seconds=2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loaded = load_windows(find_recordings(tmp_path), config)
+    filters = [str(w.message) for w in caught if "sampled at" in str(w.message)]
+    assert len(loaded) == 2 * 14
+    slow = tmp_path / "a" / "hundred.edf"
+    assert filters == [
+        f"{slow}: sampled at 100 Hz, data.h_freq 75 Hz is above 0.45 x the rate (Nyquist 50 Hz); "
+        + "low-pass at 45 Hz instead",
+        f"{slow}: sampled at 100 Hz, data.notch_freq 50 Hz does not fit below the Nyquist frequency (50 Hz); "
+        + "no notch filter",
+    ]
+
+
+def test_a_window_too_small_to_mask_names_the_recording(tmp_path: Path) -> None:
+    write_edf(tmp_path / "two.edf", ["Fp1", "Cz"])
+    write_edf(tmp_path / "one.edf", ["Fp1", "EKG1-REF"])
+    one_frame = FAST.model_copy(update={"window_seconds": 1.0, "hop_seconds": 1.0, "val_percent": 0.0})
+    expected = (r"one\.edf: 1 valid channel\(s\) x 1 frame\(s\) per window = 1 valid token\(s\), fewer than the 2 "
+                r"masking needs .* raise data\.window_seconds or lower data\.frame_seconds")
+    with pytest.warns(UserWarning, match="missing, marked invalid"), pytest.raises(JepaError, match=expected):
+        load_splits(tmp_path, one_frame)
+    (tmp_path / "one.edf").unlink()
+    with pytest.warns(UserWarning, match="missing, marked invalid"):
+        splits = load_splits(tmp_path, one_frame)
+    assert len(splits.train) == 12  # two channels, 2 tokens per window: 12 s in 1 s windows
 
 
 def test_tuab_split_is_patient_disjoint(tmp_path: Path) -> None:
@@ -138,6 +190,20 @@ def test_cli_pretrain_and_masks(tmp_path: Path) -> None:
     assert "token grid 5 x 5 x 5" in masks.stdout or (tmp_path / "m.png").stat().st_size > 1000
     bad = run_cli("pretrain", "--domain", "eeg", "--data", str(tmp_path / "run" / "checkpoints"), "--max-steps", "1")
     assert bad.returncode != 0 and "no EDF/BDF files" in bad.stderr
+
+
+def test_cli_pretrains_a_128hz_one_channel_edf_plus_with_defaults(tmp_path: Path) -> None:
+    """A consumer-style recording: EDF+, one channel at 128 Hz, pretrained with no flags but the step count."""
+    path = write_edf(tmp_path / "data" / "home128.edf", ["Fp1"], seconds=60.0, rate=128.0)
+    assert path.read_bytes()[192:197] == b"EDF+C"
+    run = run_cli("pretrain", "--domain", "eeg", "--data", str(path.parent), "--out", str(tmp_path / "run"),
+                  "--max-steps", "2")
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert (tmp_path / "run" / "checkpoints" / "last.ckpt").exists()
+    low_pass = (f"{path}: sampled at 128 Hz, data.h_freq 75 Hz is above 0.45 x the rate (Nyquist 64 Hz); "
+                "low-pass at 57.6 Hz instead")
+    assert run.stderr.count(low_pass) == 1, run.stderr[-2000:]
+    assert "data.notch_freq" not in run.stderr  # 50 Hz fits below the 64 Hz Nyquist frequency: the notch runs
 
 
 def generator_file(name: str) -> Path:
