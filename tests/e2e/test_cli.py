@@ -76,7 +76,9 @@ def test_pretraining_on_a_foreign_wfdb_folder(tmp_path):
     out = tmp_path / "run"
     result = run_cli("pretrain", "--domain", "ecg", "--data", str(data), "--max-steps", "20", "--out", str(out), *TINY_ECG)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "ecg data: 30 training samples" in result.stderr  # 300 s at 10 s windows
+    # 300 s at 10 s windows, one record: validation is its last 5% of windows
+    assert "ecg data: validation: the last 5% of each recording's windows (2 of 30)" in result.stderr
+    assert "ecg data: 28 training samples, 2 validation samples" in result.stderr
     assert "absent ECG leads" in result.stderr  # 10 of 12 leads are missing
     assert torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 20
 

@@ -14,12 +14,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from jepa_platform.domain import DatasetSplits, JepaError, LabelSpec, holdout_mask
+from jepa_platform.domain import (
+    DatasetSplits,
+    JepaError,
+    LabelSpec,
+    NanPolicy,
+    NanReport,
+    apply_nan_policy,
+    check_nan,
+    split_holdout,
+)
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from .config import ECGDataConfig
-from .preprocess import cut_windows, interpolate_nans, normalize_windows, resample
+from .preprocess import cut_windows, normalize_windows, resample
 from .readers import find_records, is_ptbxl, read_database, read_record
 
 
@@ -30,6 +39,11 @@ class WindowSettings:
     window: int  # samples
     min_length: int  # samples
     clip: float
+    nan_policy: NanPolicy
+    max_nan_fraction: float
+
+    def nan_report(self) -> NanReport:
+        return NanReport(self.nan_policy, self.max_nan_fraction)
 
 
 class ECGWindows(Dataset):
@@ -73,45 +87,62 @@ class ECGWindows(Dataset):
         )
 
 
-def record_windows(record: Path, settings: WindowSettings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One record read and preprocessed: ``n × leads × window`` float32 windows, ``n × leads`` lead presence
-    and ``n`` valid lengths; ``n`` is 0 for a record shorter than ``settings.min_length``.
+def record_windows(
+    record: Path, settings: WindowSettings, report: NanReport | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One record read and preprocessed: ``n × leads × window`` float32 windows, ``n × leads`` lead presence,
+    ``n`` valid lengths and ``n`` window numbers (the place of each in the record, counting the windows the
+    NaN policy dropped, which ``report`` counts); ``n`` is 0 for a record shorter than ``settings.min_length``.
 
     Raises:
-        JepaError: The record is unreadable (naming the file).
+        JepaError: The record is unreadable, or holds NaN under ``nan_policy: fail`` (naming the file).
     """
     raw = read_record(record, settings.leads)
-    signal, lead_present = interpolate_nans(raw.signal, raw.present)
-    signal = resample(signal, raw.fs, settings.sampling_rate)
+    header = str(record.with_suffix(".hea"))
+    check_nan(raw.signal, settings.nan_policy, header, [f"lead {lead}" for lead in settings.leads], raw.fs)
+    signal = resample(raw.signal, raw.fs, settings.sampling_rate)
     windows, valid = cut_windows(signal, settings.window, settings.min_length)
-    if len(windows):
-        windows = normalize_windows(windows, valid, settings.clip)
-    return windows.astype(np.float32, copy=False), np.repeat(lead_present[None], len(windows), axis=0), valid
+    present = np.repeat(raw.present[None], len(windows), axis=0)
+    kept = apply_nan_policy(windows, settings.nan_policy, settings.max_nan_fraction, present, valid)
+    if report is not None:
+        report.add(header, kept)
+    windows = normalize_windows(kept.windows, kept.lengths, settings.clip) if kept.keep.any() else kept.windows
+    return windows.astype(np.float32, copy=False), kept.present, kept.lengths, np.flatnonzero(kept.keep)
 
 
-def load_windows(index: pd.DataFrame, settings: WindowSettings, description: str = "reading ECG records") -> ECGWindows:
-    """Read every record of ``index`` (a ``record`` path column plus metadata) into windows.
+def load_windows(
+    index: pd.DataFrame,
+    settings: WindowSettings,
+    description: str = "reading ECG records",
+    report: NanReport | None = None,
+) -> ECGWindows:
+    """Read every record of ``index`` (a ``record`` path column plus metadata) into windows; ``report``
+    counts the windows the NaN policy dropped or filled.
 
     Raises:
         JepaError: A record is unreadable (naming the file), or no record yields a window.
     """
+    report = report if report is not None else settings.nan_report()
     signals, present, lengths, meta_rows = [], [], [], []
     skipped, missing = 0, Counter()
     show = len(index) > 200 and sys.stderr.isatty()
     for row in tqdm(index.to_dict("records"), desc=description, unit="rec", disable=not show):
-        windows, lead_present, valid = record_windows(Path(row["record"]), settings)
+        record = Path(row["record"])
+        windows, lead_present, valid, numbers = record_windows(record, settings, report)
         if len(windows) == 0:
-            skipped += 1
+            skipped += str(record.with_suffix(".hea")) not in report.counts  # else NaN took every window
             continue
-        missing.update(lead for lead, ok in zip(settings.leads, lead_present[0]) if not ok)
+        missing.update(lead for lead, ok in zip(settings.leads, lead_present.any(axis=0)) if not ok)
         signals.append(windows)
         present.append(lead_present)
         lengths.append(valid)
-        meta_rows.extend({**row, "window": w} for w in range(len(windows)))
+        meta_rows.extend({**row, "window": int(number)} for number in numbers)
     if not signals:
+        seconds = settings.min_length / settings.sampling_rate
         raise JepaError(
-            f"none of the {len(index)} records is at least {settings.min_length / settings.sampling_rate:.1f} s long "
-            "(data.min_seconds)"
+            f"no ECG window left: {report.line('ECG records', 'records')}"
+            if report.counts
+            else f"none of the {len(index)} records is at least {seconds:.1f} s long (data.min_seconds)"
         )
     if skipped:
         warnings.warn(f"skipped {skipped} of {len(index)} ECG records shorter than data.min_seconds", stacklevel=2)
@@ -133,28 +164,41 @@ def window_settings(data: ECGDataConfig) -> WindowSettings:
         window=data.window_size,
         min_length=round(data.min_seconds * data.sampling_rate),
         clip=data.clip,
+        nan_policy=data.nan_policy,
+        max_nan_fraction=data.max_nan_fraction,
     )
 
 
 def load_splits(root: Path, data: ECGDataConfig) -> DatasetSplits:
-    """PTB-XL: ``train_folds`` / ``val_folds`` of ``strat_fold``; a record folder: a hashed ``val_percent`` holdout."""
+    """PTB-XL: ``train_folds`` / ``val_folds`` of ``strat_fold``; a record folder: a hashed ``val_percent``
+    holdout of the records, or of each record's last windows when that holds out none (see :func:`split_holdout`)."""
     settings = window_settings(data)
-    labels = None
+    report = settings.nan_report()
+    labels, notes = None, []
     if is_ptbxl(root):
         index = read_database(root, data.sampling_rate)
         index = index[index["strat_fold"].isin(data.train_folds + data.val_folds)]
-        windows = load_windows(index, settings)
+        windows = load_windows(index, settings, report=report)
         is_val = windows.meta["strat_fold"].isin(data.val_folds).to_numpy()
-        labels = attach_statement_labels(windows, ~is_val)
+        is_train = ~is_val
+        labels = attach_statement_labels(windows, is_train)
     else:
         records = find_records(root)
         names = [str(r.relative_to(root)) if root.is_dir() else r.name for r in records]
         index = pd.DataFrame({"record": records, "name": names})
-        windows = load_windows(index, settings)
-        is_val = holdout_mask(list(windows.meta["name"]), data.val_percent)
-    val = windows.subset(is_val) if is_val.any() and not is_val.all() else None
-    train = windows.subset(~is_val) if val is not None else windows
-    return DatasetSplits(train=train, val=val, labels=labels)
+        windows = load_windows(index, settings, report=report)
+        meta = windows.meta
+        holdout = split_holdout(
+            meta["name"], meta["name"].to_numpy(), meta["window"].to_numpy() * settings.window, settings.window,
+            data.val_percent, "record",
+        )
+        is_train, is_val, notes = holdout.train, holdout.val, [holdout.note] if holdout.note else []
+    val = windows.subset(is_val) if is_val.any() and is_train.any() else None
+    train = windows.subset(is_train) if val is not None else windows
+    line = report.line("ECG records", "records")
+    return DatasetSplits(
+        train=train, val=val, labels=labels, stats=report.stats(), notes=[line, *notes] if line else notes
+    )
 
 
 def attach_statement_labels(windows: ECGWindows, train: np.ndarray) -> LabelSpec:

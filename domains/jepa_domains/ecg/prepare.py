@@ -75,7 +75,7 @@ def prepare_source(root: Path, data: ECGDataConfig) -> PrepareSource:
 
 def prepare_item(item: ECGItem, data: ECGDataConfig) -> PreparedSamples:
     """The windows of one record, as :func:`~.dataset.load_windows` makes them."""
-    signals, present, lengths = record_windows(Path(item.record), window_settings(data))
+    signals, present, lengths, numbers = record_windows(Path(item.record), window_settings(data))
     count = len(lengths)
     samples = {"signal": signals, "lead_present": present, "length": lengths}
     if item.num_labels:
@@ -84,7 +84,7 @@ def prepare_item(item: ECGItem, data: ECGDataConfig) -> PreparedSamples:
         samples["label"] = label
     meta = {
         "source": np.full(count, item.name),
-        "window": np.arange(count, dtype=np.int64),
+        "window": numbers.astype(np.int64),
         "fold": np.full(count, item.fold, dtype=np.int64),
     }
     return PreparedSamples(samples, meta, np.full(count, item.split))

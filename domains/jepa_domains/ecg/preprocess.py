@@ -1,4 +1,4 @@
-"""Signal preprocessing: NaN-run interpolation, resampling, windowing and per-lead normalization."""
+"""Signal preprocessing: resampling (NaN kept where samples are missing), windowing and per-lead normalization."""
 
 from __future__ import annotations
 
@@ -7,29 +7,25 @@ import math
 import numpy as np
 import torch
 import torchaudio.functional as AF
-
-
-def interpolate_nans(signal: np.ndarray, present: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Fill NaN runs of each lead linearly from their neighbours; all-NaN leads become absent zeros."""
-    signal, present = signal.copy(), present.copy()
-    for row in np.flatnonzero(np.isnan(signal).any(axis=1)):
-        good = ~np.isnan(signal[row])
-        if not good.any():
-            signal[row], present[row] = 0.0, False
-            continue
-        positions = np.arange(signal.shape[1])
-        signal[row, ~good] = np.interp(positions[~good], positions[good], signal[row, good])
-    return signal, present
+from jepa_platform.domain import fill_linear, resample_missing
 
 
 def resample(signal: np.ndarray, fs: float, rate: int) -> np.ndarray:
-    """``leads × T`` at ``fs`` Hz -> ``leads × T'`` at ``rate`` Hz (band-limited sinc resampling)."""
+    """``leads × T`` at ``fs`` Hz -> ``leads × T'`` at ``rate`` Hz (band-limited sinc resampling).
+
+    NaN (missing samples) stay NaN: the resampler reads the gaps linearly bridged, and the new
+    samples within half a new sample of a missing one are NaN again (see :func:`resample_missing`).
+    """
     if abs(fs - rate) < 1e-9:
         return signal
+    missing = ~np.isfinite(signal)
     orig, new = round(fs * 100), rate * 100  # WFDB rates may be fractional; keep two decimals
     common = math.gcd(orig, new)
-    out = AF.resample(torch.from_numpy(np.ascontiguousarray(signal)), orig // common, new // common)
-    return out.numpy()
+    bridged = fill_linear(signal) if missing.any() else signal
+    out = AF.resample(torch.from_numpy(np.ascontiguousarray(bridged)), orig // common, new // common).numpy()
+    if missing.any():
+        out[resample_missing(missing, out.shape[1])] = np.nan
+    return out
 
 
 def cut_windows(signal: np.ndarray, window: int, min_length: int) -> tuple[np.ndarray, np.ndarray]:

@@ -8,6 +8,7 @@ The encoder's token grid is that of one crop (``window_seconds = crop_seconds``)
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -108,7 +109,11 @@ def build_task(root: Path, data: ECGDataConfig, task: ECGTaskConfig, demo: bool)
                 f"with a label of the '{task.name}' set"
             )
     index = index[index["strat_fold"].isin([fold for folds in splits.values() for fold in folds])]
-    windows = load_windows(index, window_settings(data), description=f"reading ECG records ({task.name})")
+    settings = window_settings(data)
+    report = settings.nan_report()
+    windows = load_windows(index, settings, description=f"reading ECG records ({task.name})", report=report)
+    if line := report.line(f"ECG records of task '{task.name}'", "records"):
+        warnings.warn(line, stacklevel=2)
     rows = windows.meta["label_row"].to_numpy()
     labels = torch.from_numpy(table.multi_hot[rows])
     groups = torch.from_numpy(pd.factorize(rows)[0])

@@ -8,7 +8,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from jepa_platform.domain import MIN_VALID_TOKENS, DatasetSplits, JepaError, LabelSpec, in_holdout
+from jepa_platform.domain import (
+    MIN_VALID_TOKENS,
+    DatasetSplits,
+    JepaError,
+    LabelSpec,
+    NanReport,
+    apply_nan_policy,
+    check_nan,
+    in_holdout,
+    split_holdout,
+)
 from torch.utils.data import Dataset
 
 from .config import EEGDataConfig
@@ -18,12 +28,14 @@ from .readers import CLASSES, NoChannels, Recording, find_recordings, read_recor
 
 @dataclass
 class EEGWindows(Dataset):
-    """``N × channels × samples`` windows, each with its channels' presence, recording number and label."""
+    """``N × channels × samples`` windows, each with its channels' presence, recording number, label and
+    number in its recording (counting the windows the NaN policy dropped)."""
 
     signals: torch.Tensor
     present: torch.Tensor
     recording: torch.Tensor
     label: torch.Tensor
+    number: torch.Tensor
 
     def __len__(self) -> int:
         return len(self.signals)
@@ -33,7 +45,9 @@ class EEGWindows(Dataset):
 
     def subset(self, mask: np.ndarray) -> "EEGWindows":
         keep = torch.from_numpy(np.flatnonzero(mask))
-        return EEGWindows(self.signals[keep], self.present[keep], self.recording[keep], self.label[keep])
+        return EEGWindows(
+            self.signals[keep], self.present[keep], self.recording[keep], self.label[keep], self.number[keep]
+        )
 
 
 class LabelledWindows(Dataset):
@@ -50,15 +64,17 @@ class LabelledWindows(Dataset):
         return {**w[index], "label": w.label[index], "group": w.recording[index]}
 
 
-def load_windows(recordings: list[Recording], data: EEGDataConfig) -> EEGWindows:
-    """Read and preprocess ``recordings``; missing channels are marked absent (warning), files with none skipped.
+def load_windows(recordings: list[Recording], data: EEGDataConfig, report: NanReport | None = None) -> EEGWindows:
+    """Read and preprocess ``recordings``; missing channels are marked absent (warning), files with none skipped,
+    windows holding NaN dropped or filled by ``data.nan_policy`` (counted in ``report``).
 
     Raises:
-        JepaError: A file is corrupt or truncated, or no recording gives a window.
+        JepaError: A file is corrupt or truncated, holds NaN under ``nan_policy: fail``, or no recording gives a window.
     """
-    signals, present, numbers, labels = [], [], [], []
+    report = report if report is not None else NanReport(data.nan_policy, data.max_nan_fraction)
+    signals, present, recording, labels, numbers = [], [], [], [], []
     skipped = 0
-    for number, rec in enumerate(recordings):
+    for index, rec in enumerate(recordings):
         try:
             signal, mask, rate = read_recording(rec.path, data.channels)
         except NoChannels:
@@ -67,11 +83,15 @@ def load_windows(recordings: list[Recording], data: EEGDataConfig) -> EEGWindows
         if not mask.all():
             missing = [c for c, p in zip(data.channels, mask) if not p]
             warnings.warn(f"{rec.path}: channels {', '.join(missing)} missing, marked invalid", stacklevel=2)
+        check_nan(signal, data.nan_policy, str(rec.path), [f"channel {c}" for c in data.channels], rate)
         cut = preprocess(signal, mask, rate, data, rec.path)
-        signals.append(cut)
-        present.append(np.repeat(mask[None], len(cut), axis=0))
-        numbers.append(np.full(len(cut), number))
-        labels.append(np.full(len(cut), -1 if rec.label is None else rec.label))
+        kept = apply_nan_policy(cut, data.nan_policy, data.max_nan_fraction, np.repeat(mask[None], len(cut), axis=0))
+        report.add(str(rec.path), kept)
+        signals.append(kept.windows)
+        present.append(kept.present)
+        recording.append(np.full(len(kept.windows), index))
+        labels.append(np.full(len(kept.windows), -1 if rec.label is None else rec.label))
+        numbers.append(np.flatnonzero(kept.keep))
     if skipped:
         warnings.warn(
             f"skipped {skipped} of {len(recordings)} recordings holding none of the channels {list(data.channels)}",
@@ -79,15 +99,17 @@ def load_windows(recordings: list[Recording], data: EEGDataConfig) -> EEGWindows
         )
     total = sum(len(s) for s in signals)
     if total == 0:
+        dropped = f"; {report.line('EEG recordings', 'recordings')}" if report.counts else ""
         raise JepaError(
             f"no recording under {recordings[0].path.parent if recordings else '?'} gives a "
-            f"{data.window_seconds} s window of the channels {list(data.channels)} ({skipped} skipped)"
+            f"{data.window_seconds} s window of the channels {list(data.channels)} ({skipped} skipped){dropped}"
         )
     return EEGWindows(
         torch.from_numpy(np.concatenate(signals)),
         torch.from_numpy(np.concatenate(present)),
-        torch.from_numpy(np.concatenate(numbers)).long(),
+        torch.from_numpy(np.concatenate(recording)).long(),
         torch.from_numpy(np.concatenate(labels)).long(),
+        torch.from_numpy(np.concatenate(numbers)).long(),
     )
 
 
@@ -118,13 +140,20 @@ def check_maskable(windows: EEGWindows, recordings: list[Recording], data: EEGDa
 
 
 def load_splits(root: Path, data: EEGDataConfig) -> DatasetSplits:
-    """Training and patient-wise validation windows, each maskable; the TUAB ``eval`` recordings are held out."""
+    """Training and patient-wise validation windows (each recording's last windows when no patient can be held
+    out, see :func:`split_holdout`), each maskable; the TUAB ``eval`` recordings are held out."""
     recordings = [r for r in find_recordings(root) if r.split != "eval"]
-    windows = load_windows(recordings, data)
+    report = NanReport(data.nan_policy, data.max_nan_fraction)
+    windows = load_windows(recordings, data, report)
     check_maskable(windows, recordings, data)
-    split = np.array([pretrain_split(recordings[i], data.val_percent) for i in windows.recording.tolist()])
-    train, val = windows.subset(split == "train"), windows.subset(split == "val")
+    patients = [recordings[i].patient for i in windows.recording.tolist()]
+    starts = windows.number.numpy() * data.hop_size
+    holdout = split_holdout(patients, windows.recording.numpy(), starts, data.window_size, data.val_percent, "patient")
+    train, val = windows.subset(holdout.train), windows.subset(holdout.val)
+    line = report.line("EEG recordings", "recordings")
+    notes = [note for note in (line, holdout.note) if note]
     if all(r.label is not None for r in recordings):  # TUAB tree: the linear probe reads the labels
         labelled_val = LabelledWindows(val) if len(val) else None
-        return DatasetSplits(LabelledWindows(train), labelled_val, LabelSpec(CLASSES, multilabel=False))
-    return DatasetSplits(train, val if len(val) else None)
+        labels = LabelSpec(CLASSES, multilabel=False)
+        return DatasetSplits(LabelledWindows(train), labelled_val, labels, report.stats(), notes)
+    return DatasetSplits(train, val if len(val) else None, stats=report.stats(), notes=notes)

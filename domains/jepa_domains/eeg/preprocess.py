@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from jepa_platform.domain import JepaError
+from jepa_platform.domain import JepaError, fill_linear, resample_missing
 
 if TYPE_CHECKING:
     from .config import EEGDataConfig
@@ -81,13 +81,18 @@ def windows(signal: np.ndarray, size: int, hop: int) -> np.ndarray:
 
 
 def preprocess(signal: np.ndarray, present: np.ndarray, rate: float, data: "EEGDataConfig", path: Path) -> np.ndarray:
-    """One recording (``channels × samples`` volts at ``rate``) -> float32 windows as ``data`` says."""
-    out = filter_resample(signal, rate, data, path)
+    """One recording (``channels × samples`` volts at ``rate``) -> float32 windows as ``data`` says, NaN where the
+    recording's samples are missing (the filters and the resampler read them linearly bridged)."""
+    missing = ~np.isfinite(signal)
+    out = filter_resample(fill_linear(signal) if missing.any() else signal, rate, data, path)
     start = round(data.crop_start_seconds * data.sampling_rate)
     stop = out.shape[1] - round(data.crop_end_seconds * data.sampling_rate)
     if data.max_seconds is not None:
         stop = min(stop, start + round(data.max_seconds * data.sampling_rate))
-    out = out[:, start:max(stop, start)]
-    if out.shape[1] < data.window_size:
+    kept = slice(start, max(stop, start))
+    if out[:, kept].shape[1] < data.window_size:
         return np.zeros((0, len(present), data.window_size), dtype=np.float32)
-    return windows(robust_scale(out, present, data.clip), data.window_size, data.hop_size).astype(np.float32)
+    scaled = robust_scale(out[:, kept], present, data.clip)
+    if missing.any():
+        scaled[resample_missing(missing, out.shape[1])[:, kept]] = np.nan
+    return windows(scaled, data.window_size, data.hop_size).astype(np.float32)

@@ -59,6 +59,9 @@ def check_size(path: Path) -> None:
 def read_recording(path: Path, channels: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, float]:
     """``channels × samples`` float64 volts (zeros for absent channels), the present mask, and the file's rate.
 
+    EDF/BDF store integer samples, so a value is NaN only where the header's scaling makes it so
+    (e.g. a physical minimum of ``nan``): a whole channel; :mod:`.dataset` applies the NaN policy.
+
     Raises:
         JepaError: The file is corrupt or truncated (:class:`NoChannels`: it holds none of ``channels``).
     """
@@ -80,8 +83,6 @@ def read_recording(path: Path, channels: tuple[str, ...]) -> tuple[np.ndarray, n
     if not found:
         raise NoChannels(f"{path}: none of the channels {list(channels)} (found {raw.ch_names[:8]}...)")
     data = raw.get_data(picks=list(found.values()))
-    if not np.isfinite(data).all():
-        raise JepaError(f"{path}: the signal holds NaN or infinite values")
     signal = np.zeros((len(channels), data.shape[1]))
     present = np.zeros(len(channels), dtype=bool)
     rows = [channels.index(name) for name in found]

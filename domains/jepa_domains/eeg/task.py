@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
-from jepa_platform.domain import DownstreamTask, JepaError, LabelSpec
+from jepa_platform.domain import DownstreamTask, JepaError, LabelSpec, NanReport
 
 from .config import EEGDataConfig, EEGTaskConfig
 from .dataset import LabelledWindows, load_windows, pretrain_split
@@ -21,7 +22,10 @@ def build_task(root: Path, data: EEGDataConfig, task: EEGTaskConfig, demo: bool)
     recordings = [rec for rec in find_recordings(root) if rec.label is not None]
     if not recordings:
         raise JepaError(f"task '{task.name}' needs the TUAB layout train|eval/normal|abnormal/... under {root}")
-    windows = load_windows(recordings, data)
+    report = NanReport(data.nan_policy, data.max_nan_fraction)
+    windows = load_windows(recordings, data, report)
+    if line := report.line(f"EEG recordings of task '{task.name}'", "recordings"):
+        warnings.warn(line, stacklevel=2)
     split = np.array([pretrain_split(recordings[i], data.val_percent) for i in windows.recording.tolist()])
     datasets = {}
     for name, source in (("train", "train"), ("val", "val"), ("test", "eval")):

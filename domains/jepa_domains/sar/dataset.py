@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from jepa_platform.domain import DatasetSplits, JepaError, LabelSpec
+from jepa_platform.domain import DatasetSplits, JepaError, LabelSpec, NanReport
 from torch.utils.data import Dataset
 
 from .config import SARDataConfig
@@ -18,11 +18,13 @@ from .preprocess import amplitude_chip, log_normalize
 
 @dataclass
 class Chips:
-    """Preprocessed chips: ``N × C × S × S`` amplitudes and, for class folders, class indices and names."""
+    """Preprocessed chips: ``N × C × S × S`` amplitudes, for class folders class indices and names, and the
+    chips the NaN policy dropped or filled."""
 
     amplitude: torch.Tensor
     labels: torch.Tensor | None
     classes: tuple[str, ...]
+    nan: NanReport
 
 
 class ChipDataset(Dataset):
@@ -43,10 +45,11 @@ class ChipDataset(Dataset):
         return {key: value[i] for key, value in self.tensors.items()}
 
 
-def read_amplitude(patch: Patch, data: SARDataConfig) -> np.ndarray:
-    """One patch as a ``bands × size × size`` linear amplitude chip (see :func:`amplitude_chip`)."""
+def read_amplitude(patch: Patch, data: SARDataConfig, report: NanReport) -> np.ndarray | None:
+    """One patch as a ``bands × size × size`` linear amplitude chip, ``None`` when the NaN policy drops it
+    (see :func:`amplitude_chip`)."""
     read = read_patch(patch, data.polarizations)
-    return amplitude_chip(read.values, data, read.files)
+    return amplitude_chip(read.values, data, read.files, report)
 
 
 def load_chips(folder: Path | Sequence[Path], data: SARDataConfig, classes: bool) -> Chips:
@@ -62,8 +65,14 @@ def load_chips(folder: Path | Sequence[Path], data: SARDataConfig, classes: bool
         names, patches, labels = (), find_patches(roots, data.polarizations), None
     if not patches:
         raise JepaError(f"{describe(roots)}: no SAR chips (GeoTIFF/raster, PNG/JPEG or MSTAR files) found")
-    stacked = np.stack([read_amplitude(patch, data) for patch in patches])
-    return Chips(torch.from_numpy(stacked), labels, names)
+    report = NanReport(data.nan_policy, data.max_nan_fraction)
+    chips = [read_amplitude(patch, data, report) for patch in patches]
+    kept = [chip is not None for chip in chips]
+    if not any(kept):
+        raise JepaError(f"{describe(roots)}: no SAR chip left: {report.line('NaN policy', 'chips', 'chips')}")
+    stacked = np.stack([chip for chip in chips if chip is not None])
+    labels = None if labels is None else labels[torch.tensor(kept)]
+    return Chips(torch.from_numpy(stacked), labels, names, report)
 
 
 def is_mstar_layout(root: Path | Sequence[Path], data: SARDataConfig) -> bool:
@@ -86,8 +95,11 @@ def load_splits(root: Path | Sequence[Path], data: SARDataConfig) -> DatasetSpli
     order = np.random.default_rng(0).permutation(len(chips.amplitude))
     val_count = int(round(data.val_fraction * len(order)))
     labels = LabelSpec(chips.classes, multilabel=False) if chips.labels is not None else None
+    line = chips.nan.line("SAR", "chips", "chips")
     return DatasetSplits(
         train=ChipDataset(chips, np.sort(order[val_count:]), labels is not None),
         val=ChipDataset(chips, np.sort(order[:val_count]), labels is not None) if val_count else None,
         labels=labels,
+        stats=chips.nan.stats(),
+        notes=[line] if line else [],
     )

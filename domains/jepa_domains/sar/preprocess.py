@@ -1,4 +1,5 @@
-"""From file values to model inputs: linear amplitude, missing pixels filled, square crop, resize, log-normalization."""
+"""From file values to model inputs: linear amplitude, missing pixels by the NaN policy, square crop, resize,
+log-normalization."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from jepa_platform.domain import JepaError
+from jepa_platform.domain import JepaError, NanReport, apply_nan_policy, check_nan
 
 from .config import SARDataConfig
 
@@ -33,17 +34,13 @@ def band_source(files: tuple[Path, ...], band: int) -> str:
 
 
 def check_values(values: np.ndarray, unit: str, files: tuple[Path, ...]) -> None:
-    """Refuse a band with no valid pixel, or negative values (beyond the tolerance) as amplitude or intensity.
+    """Refuse negative values (beyond the tolerance) as amplitude or intensity.
 
     ``files`` names the file of each band of ``values`` (``bands × H × W``).
     """
-    finite = np.isfinite(values)
-    empty = np.flatnonzero(~finite.any(axis=(1, 2)))
-    if empty.size:
-        raise JepaError(f"{band_source(files, int(empty[0]))}: a band has no valid pixel (all NaN / nodata)")
     if unit == "db":
         return
-    negative = (values < 0).sum(axis=(1, 2)) / finite.sum(axis=(1, 2))
+    negative = (values < 0).sum(axis=(1, 2)) / np.maximum(np.isfinite(values).sum(axis=(1, 2)), 1)
     bad = np.flatnonzero(negative > NEGATIVE_TOLERANCE)
     if bad.size:
         band = int(bad[0])
@@ -54,28 +51,43 @@ def check_values(values: np.ndarray, unit: str, files: tuple[Path, ...]) -> None
         )
 
 
-def amplitude_chip(values: np.ndarray, data: SARDataConfig, source: Path | Sequence[Path]) -> np.ndarray:
-    """``bands × H × W`` file values -> ``bands × size × size`` linear amplitude, missing pixels filled.
+def band_names(count: int, data: SARDataConfig) -> list[str]:
+    """What errors call each band: its polarization when ``data`` names them, else its number."""
+    names = data.polarizations or [str(band + 1) for band in range(count)]
+    return [f"band {name}" for name in names]
+
+
+def amplitude_chip(
+    values: np.ndarray, data: SARDataConfig, source: Path | Sequence[Path], report: NanReport | None = None
+) -> np.ndarray | None:
+    """``bands × H × W`` file values -> ``bands × size × size`` linear amplitude, missing pixels filled;
+    ``None`` when ``data.nan_policy`` drops the chip.
 
     ``source`` is the file, or the file of each band; errors name it. Values
     ``data.unit`` cannot hold are refused (:func:`check_values`, and dB that
-    overflows). A missing pixel (NaN) takes its band's median valid amplitude.
-    The chip is centre-cropped to a square and resized (area average) to ``data.size``.
+    overflows). Missing pixels (NaN, nodata) follow the NaN policy with the chip as the window:
+    under ``interpolate`` a band with at most ``data.max_nan_fraction`` of them missing has them
+    take its median valid amplitude, and a band with more drops the chip; ``report`` counts the
+    chip. The chip is centre-cropped to a square and resized (area average) to ``data.size``.
     """
     files = (source,) * len(values) if isinstance(source, Path) else tuple(source)
     if values.shape[0] != data.resolved_bands():
         raise JepaError(f"{files[0]}: {values.shape[0]} bands, but data.bands is {data.bands} (unsupported band count)")
     values = values.astype(np.float32)
+    check_nan(values, data.nan_policy, [str(file) for file in files], band_names(len(values), data))
     check_values(values, data.unit, files)
     amplitude = to_amplitude(values, data.unit)
     overflow = np.flatnonzero((np.isinf(amplitude) & np.isfinite(values)).any(axis=(1, 2)))
     if overflow.size:
         band = int(overflow[0])
         raise JepaError(f"{band_source(files, band)}: values up to {np.nanmax(values[band]):.4g} are not dB")
-    missing = ~np.isfinite(amplitude)
-    if missing.any():
-        fill = np.nanmedian(np.where(missing, np.nan, amplitude), axis=(1, 2), keepdims=True)
-        amplitude = np.where(missing, fill, amplitude)
+    flat = amplitude.reshape(1, len(amplitude), -1)
+    kept = apply_nan_policy(flat, data.nan_policy, data.max_nan_fraction, fill="median")
+    if report is not None:
+        report.add(str(files[0]), kept)
+    if not kept.keep[0]:
+        return None
+    amplitude = kept.windows[0].reshape(amplitude.shape)
     height, width = amplitude.shape[1:]
     side = min(height, width)
     top, left = (height - side) // 2, (width - side) // 2

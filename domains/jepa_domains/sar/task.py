@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,9 @@ def build_task(root: Path | list[Path], data: SARDataConfig, task: SARTaskConfig
         raise JepaError(f"{root}: a SAR task needs class folders under '{data.train_dir}' and '{data.test_dir}'")
     train = load_chips(root / data.train_dir, data, classes=True)
     test = load_chips(root / data.test_dir, data, classes=True)
+    for chips, folder in ((train, data.train_dir), (test, data.test_dir)):
+        if line := chips.nan.line(f"SAR chips of {root / folder}", "chips", "chips"):
+            warnings.warn(line, stacklevel=2)
     if train.classes != test.classes:
         raise JepaError(
             f"{root}: classes of {data.train_dir} {list(train.classes)} differ from {data.test_dir} {list(test.classes)}"

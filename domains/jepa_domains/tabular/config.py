@@ -47,6 +47,8 @@ class TableEncoding(Section):
 class TabularDataConfig(DataConfig):
     """The ``data`` section of a tabular recipe.
 
+    Missing values (NaN, empty cells) are data here: each feature encodes them as its learned
+    "missing" token, so the NaN policy of signals and rasters (``nan_policy``) does not apply.
     ``encoding`` is filled in from the training split when the data is first
     read, and then travels with the recipe (run ``config.yaml``, checkpoint
     hyperparameters), so a checkpoint encodes new rows exactly as in pretraining.
@@ -71,6 +73,12 @@ class TabularDataConfig(DataConfig):
             raise ValueError("need max_categories >= 2, max_classes >= 2 and reg_tokens >= 0")
         if min(self.val_fraction, self.test_fraction) < 0 or self.val_fraction + self.test_fraction >= 1:
             raise ValueError("need val_fraction, test_fraction >= 0 with a sum below 1")
+        defaults = {key: DataConfig.model_fields[key].default for key in ("nan_policy", "max_nan_fraction")}
+        if {key: getattr(self, key) for key in defaults} != defaults:
+            raise ValueError(
+                "data.nan_policy and data.max_nan_fraction apply to signals and rasters; in a table NaN and empty "
+                "cells are missing values, which feature tokens encode as their learned 'missing' token"
+            )
         return self
 
 

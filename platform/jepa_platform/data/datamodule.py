@@ -80,7 +80,12 @@ class JEPADataModule(L.LightningDataModule):
             self.batch_size = size
         val = 0 if self.splits.val is None else dataset_size(self.splits.val)
         source = "shards" if shards is not None else "data"
-        rank_zero_info(f"{self.plugin.name} {source}: {size} training samples, {val} validation samples")
+        for note in self.splits.notes:
+            rank_zero_info(f"{self.plugin.name} {source}: {note}")
+        held = f"{val} validation samples"
+        if not val:
+            held += ": nothing held out (too little data, or no validation share), so no validation loss or probe score"
+        rank_zero_info(f"{self.plugin.name} {source}: {size} training samples, {held}")
 
     def _loader(self, dataset: Dataset, train: bool) -> DataLoader:
         workers = dict(

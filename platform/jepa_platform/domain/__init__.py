@@ -23,8 +23,9 @@ from .contract import (
     TaskConfig,
     cache_dir,
 )
+from .missing import NanPolicy, NanReport, NanWindows, apply_nan_policy, check_nan, fill_linear, resample_missing
 from .registry import ENTRY_POINT_GROUP, list_domains, load_domain
-from .splits import holdout_mask, in_holdout
+from .splits import Holdout, holdout_mask, in_holdout, split_holdout
 
 if TYPE_CHECKING:
     from .targets import TargetFunction
@@ -37,9 +38,10 @@ _LAZY = {
 
 __all__ = [
     "ENTRY_POINT_GROUP", "MIN_VALID_TOKENS", "BaselineData", "DataConfig", "DatasetSplits", "DomainPlugin",
-    "DownstreamTask", "JepaError", "LabelSpec", "Metric", "PrepareSource", "PreparedSamples", "Section",
-    "TargetFunction", "TaskConfig", "TokenBatch", "TokenGrid", "Tokenizer", "cache_dir", "holdout_mask",
-    "in_holdout", "list_domains", "load_domain",
+    "DownstreamTask", "Holdout", "JepaError", "LabelSpec", "Metric", "NanPolicy", "NanReport", "NanWindows",
+    "PrepareSource", "PreparedSamples", "Section", "TargetFunction", "TaskConfig", "TokenBatch", "TokenGrid",
+    "Tokenizer", "apply_nan_policy", "cache_dir", "check_nan", "fill_linear", "holdout_mask", "in_holdout",
+    "list_domains", "load_domain", "resample_missing", "split_holdout",
 ]
 
 

@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar, get_args, get_origin
 
+from pydantic import Field
+
 from ..config import Section
 from ..errors import JepaError
+from .missing import NanPolicy
 
 if TYPE_CHECKING:
     import numpy as np
@@ -41,6 +44,13 @@ class DataConfig(Section):
     path: str | list[str] | None = None
     """Raw data folder or file (a list of them, for domains that read several); ``None`` uses the domain's
     embedded demo data."""
+    nan_policy: NanPolicy = "interpolate"
+    """What becomes of signal and raster windows holding NaN: ``interpolate`` fills channels with at most
+    ``max_nan_fraction`` of their values missing and drops (or marks absent) the rest, ``drop`` drops any
+    window with a NaN, ``fail`` stops at the first (see :mod:`jepa_platform.domain.missing`). Tables keep
+    their own meaning of NaN: a missing value, a learned token."""
+    max_nan_fraction: float = Field(default=0.1, ge=0.0, lt=1.0)
+    """Under ``nan_policy: interpolate``, the largest share of a channel's values in one window that is filled."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +80,11 @@ class DatasetSplits:
     train: "Dataset"
     val: "Dataset | None" = None
     labels: LabelSpec | None = None
+    stats: dict[str, int] = field(default_factory=dict)
+    """Counts of how the data was read (e.g. ``windows_dropped_nan``), logged to the run as ``data/<name>``."""
+    notes: list[str] = field(default_factory=list)
+    """Lines logged once when the data is set up (e.g. the files that lost windows to NaN, how validation was
+    held out)."""
 
 
 @dataclass

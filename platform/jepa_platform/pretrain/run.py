@@ -88,8 +88,9 @@ def build_trainer(recipe: Recipe, callbacks: list[L.Callback], out: Path, logger
     )
 
 
-def start_run(recipe: Recipe, out: Path, resume: bool) -> MLFlowLogger | None:
-    """On the first process: the run's ``config.yaml``, ``run.json`` and MLflow run, and its logger.
+def start_run(recipe: Recipe, out: Path, resume: bool, stats: dict[str, int]) -> MLFlowLogger | None:
+    """On the first process: the run's ``config.yaml``, ``run.json`` and MLflow run (with the data's ``stats``
+    as ``data/<name>`` metrics), and its logger.
 
     ``None`` on the other processes of a distributed run: they write and log nothing
     (each would otherwise open the tracking store, and an sqlite store at once).
@@ -105,6 +106,8 @@ def start_run(recipe: Recipe, out: Path, resume: bool) -> MLFlowLogger | None:
         logger.experiment.set_tag(logger.run_id, "resumed", "true")
     else:
         logger.log_hyperparams(flatten(recipe.to_dict()))
+    if stats:
+        logger.log_metrics({f"data/{name}": value for name, value in stats.items()}, step=0)
     return logger
 
 
@@ -128,8 +131,8 @@ def pretrain(recipe: Recipe, out: Path, resume: bool = False) -> RunSummary:
     module = JEPAModule(recipe.to_dict())
 
     out.mkdir(parents=True, exist_ok=True)
-    logger = start_run(recipe, out, resume)
     assert datamodule.splits is not None
+    logger = start_run(recipe, out, resume, datamodule.splits.stats)
     trainer = build_trainer(recipe, build_callbacks(recipe, out, datamodule.splits), out, logger or False)
     trainer.fit(module, datamodule=datamodule, ckpt_path=last_checkpoint(out) if resume else None, weights_only=True)
     metrics = {key: float(value) for key, value in trainer.callback_metrics.items()}

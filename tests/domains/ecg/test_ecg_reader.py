@@ -17,7 +17,7 @@ import wfdb
 from jepa_domains.ecg import ECGDataConfig
 from jepa_domains.ecg.dataset import WindowSettings, load_splits, load_windows
 from jepa_domains.ecg.leads import STANDARD_LEADS, standard_lead
-from jepa_domains.ecg.preprocess import cut_windows, interpolate_nans, normalize_windows, resample
+from jepa_domains.ecg.preprocess import cut_windows, normalize_windows, resample
 from jepa_domains.ecg.readers import DATABASE, find_records, read_database, read_record
 from jepa_platform.domain import holdout_mask
 from jepa_platform.errors import JepaError
@@ -59,8 +59,14 @@ def config(**overrides) -> ECGDataConfig:
     return ECGDataConfig(**{**settings, **overrides})
 
 
-def settings(window: int = 200, min_length: int = 100, leads=("I", "II"), rate: int = 100, clip: float = 5.0):
-    return WindowSettings(leads=tuple(leads), sampling_rate=rate, window=window, min_length=min_length, clip=clip)
+def settings(
+    window: int = 200, min_length: int = 100, leads=("I", "II"), rate: int = 100, clip: float = 5.0,
+    nan_policy: str = "interpolate", max_nan_fraction: float = 0.1,
+):
+    return WindowSettings(
+        leads=tuple(leads), sampling_rate=rate, window=window, min_length=min_length, clip=clip,
+        nan_policy=nan_policy, max_nan_fraction=max_nan_fraction,
+    )
 
 
 # --------------------------------------------------------------------------- bad input
@@ -248,15 +254,19 @@ def test_mitbih_record_gives_thirty_ten_second_windows(mitbih):
     data = ECGDataConfig()  # 500 Hz, 10 s windows, the 12 standard leads
     with pytest.warns(UserWarning, match=r"absent ECG leads .*I \(1 records\)"):
         splits = load_splits(mitbih.parent, data)
-    assert splits.val is None  # a single record cannot be split
-    train = splits.train
-    assert len(train) == 30
-    assert train.signals.shape == (30, 12, 5000)
-    assert torch.equal(train.lengths, torch.full((30,), 5000))
+    # a single record: validation is its last 5% of windows (data.val_percent), 2 of the 30
+    train, val = splits.train, splits.val
+    assert len(train) == 28 and list(val.meta["window"]) == [28, 29]
+    assert splits.notes == [
+        "validation: the last 5% of each recording's windows (2 of 30), as holding out 5% of the 1 record "
+        "(data.val_percent) leaves no record for validation"
+    ]
+    assert train.signals.shape == (28, 12, 5000)
+    assert torch.equal(train.lengths, torch.full((28,), 5000))
     expected = torch.tensor([lead in ("II", "V5") for lead in LEADS])
     assert all(torch.equal(row, expected) for row in train.present)
     assert not train.signals[:, ~expected].any()
-    assert list(train.meta["window"]) == list(range(30))
+    assert list(train.meta["window"]) == list(range(28))
     sample = train[7]
     assert set(sample) == {"signal", "lead_present", "length"} and sample["signal"].dtype == torch.float32
 
@@ -264,28 +274,19 @@ def test_mitbih_record_gives_thirty_ten_second_windows(mitbih):
 # --------------------------------------------------------------------------- NaN runs
 
 
-def test_nan_runs_are_interpolated_and_all_nan_leads_become_absent(tmp_path):
+def test_short_nan_runs_are_interpolated_and_all_nan_leads_become_absent(tmp_path):
     t = np.arange(1000) / 100
     ramp = 0.5 + 0.002 * np.arange(1000)
     lead_i = ramp.copy()
-    lead_i[300:350] = np.nan  # a run inside the lead
-    lead_i[:20] = np.nan  # a run at the start: held at the first valid value
+    lead_i[300:330] = np.nan  # a run inside the lead
+    lead_i[:15] = np.nan  # a run at the start: held at the first valid value; 45 of 500 samples in all
     lead_ii = np.full(1000, np.nan)
     lead_v1 = np.sin(2 * np.pi * t)
     record = write_record(tmp_path, "gaps", np.stack([lead_i, lead_ii, lead_v1], axis=1), 100, ["I", "II", "V1"])
 
     raw = read_record(record, LEADS)
-    assert np.isnan(raw.signal[0, 300:350]).all() and np.isnan(raw.signal[1]).all()
+    assert np.isnan(raw.signal[0, 300:330]).all() and np.isnan(raw.signal[1]).all()
     assert raw.present[[0, 1, 6]].all()
-
-    signal, present = interpolate_nans(raw.signal, raw.present)
-    assert not np.isnan(signal).any()
-    np.testing.assert_allclose(signal[0, 20:], ramp[20:], atol=1e-3)  # the line between the run's neighbours
-    np.testing.assert_allclose(signal[0, :20], ramp[20], atol=1e-3)
-    assert not present[1] and not signal[1].any()
-    assert present[0] and present[6]
-    np.testing.assert_array_equal(signal[6], raw.signal[6])
-    assert raw.present[1] and np.isnan(raw.signal[1]).all(), "interpolate_nans must not modify its input"
 
     index = pd.DataFrame({"record": [record], "name": ["gaps"]})
     with pytest.warns(UserWarning, match=r"absent ECG leads .*II \(1 records\)"):
@@ -293,6 +294,12 @@ def test_nan_runs_are_interpolated_and_all_nan_leads_become_absent(tmp_path):
     assert len(windows) == 2 and not torch.isnan(windows.signals).any()
     assert windows.present.tolist() == [[True, False, True]] * 2
     assert not windows.signals[:, 1].any()
+    filled = ramp[:500].copy()
+    filled[:15] = ramp[15]  # the line between the run's neighbours, and the first valid value before it
+    expected = normalize_windows(filled[None, None].astype(np.float32), np.array([500]), 5.0)[0, 0]
+    np.testing.assert_allclose(windows.signals[0, 0].numpy(), expected, atol=2e-3)
+    untouched = normalize_windows(lead_v1[None, None, 500:].astype(np.float32), np.array([500]), 5.0)[0, 0]
+    np.testing.assert_allclose(windows.signals[1, 2].numpy(), untouched, atol=2e-3)  # 1 µV steps of the file
 
 
 # --------------------------------------------------------------------------- windowing and normalization

@@ -271,3 +271,11 @@ def test_a_classification_metric_on_a_regression_target_names_the_key(tmp_path: 
     assert code == 2
     assert "regression task; its metric cannot be accuracy (task.metric)" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_the_nan_policy_of_signals_is_refused_for_tables(capsys) -> None:
+    assert TabularDataConfig().nan_policy == "interpolate"  # the default passes: NaN is a missing value here
+    code = main(["pretrain", "--domain", "tabular", "--data.nan_policy", "drop", "--print-config"])
+    err = capsys.readouterr().err
+    assert code == 2 and "data.nan_policy and data.max_nan_fraction apply to signals and rasters" in err
+    assert "learned 'missing' token" in err
