@@ -164,7 +164,7 @@ def main() -> None:
             for seed in args.seeds:
                 overrides: dict[str, Any] = deep_merge(parse_overrides(pairs), {"seed": seed})
                 if objective != "default":
-                    overrides["objective"] = {"kind": objective}
+                    overrides = deep_merge(overrides, {"objective": {"kind": objective}})
                 if args.steps:
                     overrides = deep_merge(overrides, {"trainer": {"max_steps": args.steps}})
                 recipe = resolve_recipe(domain, overrides=overrides)

@@ -8,7 +8,7 @@ from jepa_platform.domain import DataConfig, Section, TaskConfig
 from pydantic import model_validator
 
 ColumnType = Literal["numeric", "categorical", "datetime", "ignore"]
-DemoTable = Literal["wine", "breast_cancer", "digits", "diabetes"]
+DemoTable = Literal["mixtures", "wine", "breast_cancer", "digits", "diabetes"]
 
 
 class FeatureEncoding(Section):
@@ -63,7 +63,7 @@ class TabularDataConfig(DataConfig):
     test_fraction: float = 0.15
     split_seed: int = 0
     reg_tokens: int = 2
-    demo_table: DemoTable = "wine"
+    demo_table: DemoTable = "mixtures"
     demo_format: Literal["csv", "parquet"] = "csv"
     encoding: TableEncoding | None = None
 

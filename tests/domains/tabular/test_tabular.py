@@ -222,6 +222,25 @@ def test_diabetes_demo_is_a_regression_task_in_the_targets_units() -> None:
     assert not classes.labels.regression and classes.labels.names == ("0", "1", "2") and classes.metric == "accuracy"
 
 
+def test_mixtures_demo_hides_its_class_from_linear_models_but_not_from_the_features_joint_structure() -> None:
+    from jepa_domains.tabular.demo import mixtures_frame
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    frame = mixtures_frame()
+    numeric = frame.filter(like="x")
+    assert frame.shape == (3000, 19) and numeric.shape[1] == 16
+    assert 0.015 < numeric.isna().to_numpy().mean() < 0.025 and set(frame["sign_a"]) == {"up", "down"}
+    assert frame["target"].value_counts().min() > 650  # four balanced classes
+    x, y = numeric.fillna(0.0).to_numpy(), frame["target"].to_numpy()
+    linear = LogisticRegression(max_iter=2000).fit(x[:2400], y[:2400]).score(x[2400:], y[2400:])
+    trees = HistGradientBoostingClassifier(random_state=0).fit(x[:2400], y[:2400]).score(x[2400:], y[2400:])
+    assert linear < 0.45 < 0.9 < trees  # chance is 0.25: the class lies in how features vary together
+    data = plugin.resolve_data(TabularDataConfig(target="target"), cache_dir())  # the default demo table
+    assert data.demo_table == "mixtures" and data.encoding is not None
+    assert len(data.encoding.numeric) == 16 and len(data.encoding.categorical) == 2
+
+
 def test_baseline_columns_are_the_raw_values_of_the_task_rows(tmp_path: Path) -> None:
     frame = make_table()
     frame.to_csv(tmp_path / "t.csv", index=False)
