@@ -16,11 +16,12 @@ from jepa_platform.cli import main
 from jepa_platform.data import shards as shards_module
 from jepa_platform.data.datamodule import JEPADataModule
 from jepa_platform.data.prepare import prepare
-from jepa_platform.data.shards import MANIFEST, PROGRESS, ShardedDataset, ShardSet, from_arrow
+from jepa_platform.data.shards import MANIFEST, PROGRESS, ShardedDataset, ShardSet, fit_readers, from_arrow
 from jepa_platform.domain.contract import DataConfig, DatasetSplits, DomainPlugin, PreparedSamples, PrepareSource
 from jepa_platform.domain.registry import load_domain
 from jepa_platform.errors import JepaError
 from jepa_platform.pretrain.config import resolve_recipe
+from jepa_platform.pretrain.speed import slow_step_line
 from torch.utils.data import DataLoader
 
 from tests.helpers import TINY_ECG, run_cli
@@ -161,6 +162,36 @@ def test_epochs_reshuffle_and_batches_keep_their_types(toy_shards):
     assert read_ids(in_order, 0) == toy_ids(toy_shards, "train")
 
 
+@pytest.mark.parametrize(
+    "samples, world, workers, batch, fitted, drop_last",
+    [
+        (29, 1, 2, 29, 1, True),  # one batch in all: one reader reads it
+        (100, 1, 8, 20, 5, True),  # five batches: five readers
+        (100, 1, 4, 20, 4, True),  # enough for every reader: unchanged
+        (29, 2, 2, 29, 1, False),  # 15 per process: each reads them as one smaller batch
+        (29, 1, 0, 29, 0, True),  # read in the training process: nothing to change
+    ],
+)
+def test_readers_fit_a_small_set(samples, world, workers, batch, fitted, drop_last):
+    got = fit_readers(samples, world, workers, batch)
+    assert got[:2] == (fitted, drop_last)
+    assert (got[2] is None) == ((fitted, drop_last) == (workers, True))
+
+
+def test_a_process_part_smaller_than_a_batch_is_one_smaller_batch(toy_shards):
+    shards = ShardSet.find(toy_shards)
+    expected = sorted(toy_ids(toy_shards, "train"))
+    workers, drop_last, _ = fit_readers(len(expected), 2, 2, len(expected))
+    batches = [
+        list(DataLoader(ShardedDataset(shards, ("train",), len(expected), shuffle=True, drop_last=drop_last, seed=0,
+                                       rank=rank, world_size=2), batch_size=None, num_workers=workers))
+        for rank in (0, 1)
+    ]
+    assert [len(part) for part in batches] == [1, 1]  # one step on every rank
+    seen = [int(i) for part in batches for i in part[0]["id"]]
+    assert len(seen) == 2 * -(-len(expected) // 2) and set(seen) == set(expected)
+
+
 def test_shards_through_a_filesystem_uri(toy_shards, monkeypatch):
     uri = toy_shards.resolve().as_uri()  # file:///...
     shards = ShardSet.find(uri)
@@ -254,3 +285,10 @@ def test_prepare_then_pretrain_from_the_command_line(tmp_path, capsys):
     assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 2
     assert main(["prepare", "--domain", "ecg", "--data", str(shards), "--out", str(tmp_path / "again")]) == 2
     assert "already holds prepared shards" in capsys.readouterr().err
+
+
+def test_the_slow_step_line_suggests_only_what_the_shards_leave_open(ecg):
+    recipe = resolve_recipe("ecg", overrides={"data": {"path": str(ecg["out"])}})  # ViT-S on 100 Hz, 100 ms shards
+    line = slow_step_line(recipe, 64, speed=1e9)
+    assert "for a quick try: --model.preset vit_tiny --model.depth 4 --model.predictor_depth 2 (about " in line
+    assert "--data." not in line  # the shards fix the sampling rate, and their patches are the quick ones already

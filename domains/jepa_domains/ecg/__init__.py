@@ -8,7 +8,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from jepa_platform.domain import DatasetSplits, DomainPlugin, DownstreamTask, PreparedSamples, PrepareSource
+from jepa_platform.domain import (
+    DatasetSplits,
+    DomainPlugin,
+    DownstreamTask,
+    PreparedSamples,
+    PreparedShards,
+    PrepareSource,
+)
 
 from .config import ECGDataConfig, ECGTaskConfig
 
@@ -71,11 +78,22 @@ class ECGDomain(DomainPlugin[ECGDataConfig, ECGTaskConfig]):
         # patch_ms shapes the tokens, not the stored windows; demo_records only names the demo folder
         return data.model_dump(mode="json", exclude={"path", "patch_ms", "demo_records"})
 
+    def quick_data(self, data: ECGDataConfig) -> dict[str, Any]:
+        return {"sampling_rate": 100, "patch_ms": 100.0}  # the demo's: half the tokens, a fifth of the samples
+
     def downstream_task(self, root: Path, data: ECGDataConfig, task: ECGTaskConfig) -> DownstreamTask:
         """A PTB-XL label set (``task.name``) on the records at ``root``, split by ``strat_fold``."""
         from .task import build_task
 
         return build_task(root, data, task, demo=data.path is None)
+
+    def downstream_task_from_shards(
+        self, shards: PreparedShards, data: ECGDataConfig, task: ECGTaskConfig
+    ) -> DownstreamTask:
+        """The same label set on prepared PTB-XL windows, split by the ``fold`` they carry."""
+        from .task import build_task_from_shards
+
+        return build_task_from_shards(shards, data, task)
 
 
 plugin = ECGDomain()

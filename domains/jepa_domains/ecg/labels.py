@@ -14,6 +14,7 @@ code); then records without a label in the set are dropped for that task.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,8 +46,9 @@ def read_statements(root: Path) -> pd.DataFrame:
     return table
 
 
-def aggregate(codes: list[dict[str, float]], statements: pd.DataFrame | None, label_set: LabelSet) -> list[set[str]]:
-    """The labels of each record (its ``scp_codes``) in ``label_set``; ``statements`` is unused for ``all``."""
+def aggregate(codes: Sequence[Collection[str]], statements: pd.DataFrame | None, label_set: LabelSet) -> list[set[str]]:
+    """The labels of each record (its ``scp_codes``: their likelihoods do not count) in ``label_set``;
+    ``statements`` is unused for ``all``."""
     if label_set == "all":
         return [set(record) for record in codes]
     assert statements is not None
@@ -86,8 +88,14 @@ def label_table(labels: list[set[str]], min_samples: int) -> LabelTable:
     return LabelTable(classes, multi_hot)
 
 
-def ptbxl_labels(codes: list[dict[str, float]], root: Path, label_set: LabelSet, min_samples: int) -> LabelTable:
+def ptbxl_labels(codes: Sequence[Collection[str]], root: Path, label_set: LabelSet, min_samples: int) -> LabelTable:
     """The label table of ``label_set`` for records with ``codes``, statements read from ``root``."""
-    statements = None if label_set == "all" else read_statements(root)
+    return set_labels(codes, None if label_set == "all" else read_statements(root), label_set, min_samples)
+
+
+def set_labels(
+    codes: Sequence[Collection[str]], statements: pd.DataFrame | None, label_set: LabelSet, min_samples: int
+) -> LabelTable:
+    """The label table of ``label_set`` for records with ``codes``, given the statement table (``None`` for ``all``)."""
     labels = aggregate(codes, statements, label_set)
     return label_table(labels, 0 if label_set == "diagnostic" else min_samples)

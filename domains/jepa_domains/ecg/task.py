@@ -8,20 +8,22 @@ The encoder's token grid is that of one crop (``window_seconds = crop_seconds``)
 
 from __future__ import annotations
 
+import json
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
-from jepa_platform.domain import DownstreamTask, JepaError, LabelSpec
+from jepa_platform.domain import DownstreamTask, JepaError, LabelSpec, PreparedShards
 from pydantic import ValidationError
 from torch.utils.data import Dataset
 
 from .config import ECGDataConfig, ECGTaskConfig
 from .dataset import ECGWindows, load_windows, window_settings
-from .labels import ptbxl_labels
-from .readers import DATABASE, is_ptbxl, read_database
+from .labels import LabelTable, ptbxl_labels, set_labels
+from .readers import DATABASE, STATEMENTS, is_ptbxl, read_database
 
 
 def window_starts(length: int, crop: int, stride: int) -> list[int]:
@@ -95,25 +97,81 @@ def build_task(root: Path, data: ECGDataConfig, task: ECGTaskConfig, demo: bool)
     """
     if not is_ptbxl(root):
         raise JepaError(f"task '{task.name}' needs PTB-XL labels, but {root} has no {DATABASE}")
+    index = read_database(root, data.sampling_rate)
+    table = ptbxl_labels(list(index["scp_codes"]), root, task.name, task.min_samples)
+    settings = window_settings(data)
+
+    def load(records: pd.DataFrame) -> ECGWindows:
+        report = settings.nan_report()
+        windows = load_windows(records, settings, description=f"reading ECG records ({task.name})", report=report)
+        if line := report.line(f"ECG records of task '{task.name}'", "records"):
+            warnings.warn(line, stacklevel=2)
+        return windows
+
+    return folds_task(index, table, load, data, task, demo, str(root / DATABASE))
+
+
+def build_task_from_shards(shards: PreparedShards, data: ECGDataConfig, task: ECGTaskConfig) -> DownstreamTask:
+    """The PTB-XL label set ``task.name`` on prepared windows (with the records' ``scp_codes`` and folds).
+
+    Raises:
+        JepaError: The shards were prepared from records without PTB-XL's index or statement table,
+            or :func:`folds_task` refuses the splits.
+    """
+    samples, meta = shards.contents.samples, shards.contents.meta
+    if "scp_codes" not in meta:
+        raise JepaError(f"task '{task.name}' needs PTB-XL labels, but the shards at {shards.location} carry no "
+                        f"scp_codes: prepared from records without {DATABASE} (or by an older jepa-platform)")
+    statements = None
+    if task.name != "all":
+        if "statements" not in shards.info:
+            raise JepaError(f"task '{task.name}' aggregates statements by {STATEMENTS}, which the shards at "
+                            f"{shards.location} lack (prepare them again from the PTB-XL folder holding it)")
+        statements = pd.DataFrame.from_dict(shards.info["statements"], orient="index")
+    names, first, record = np.unique(meta["source"], return_index=True, return_inverse=True)
+    index = pd.DataFrame({
+        "record": names,
+        "scp_codes": [json.loads(codes) for codes in meta["scp_codes"][first]],
+        "strat_fold": meta["fold"][first],
+    })
+    table = set_labels(list(index["scp_codes"]), statements, task.name, task.min_samples)
+    order = np.lexsort((meta["window"], record))  # records in index order, windows in time order: as read raw
+
+    def load(records: pd.DataFrame) -> ECGWindows:
+        rows = order[np.isin(record[order], records.index)]
+        windows = records.loc[record[rows]].reset_index(drop=True).assign(window=meta["window"][rows])
+        arrays = (torch.from_numpy(samples[key][rows]) for key in ("signal", "lead_present", "length"))
+        return ECGWindows(*arrays, windows)
+
+    return folds_task(index, table, load, data, task, shards.demo, shards.location)
+
+
+def folds_task(
+    index: pd.DataFrame,
+    table: LabelTable,
+    load: Callable[[pd.DataFrame], ECGWindows],
+    data: ECGDataConfig,
+    task: ECGTaskConfig,
+    demo: bool,
+    where: str,
+) -> DownstreamTask:
+    """The task on the records of ``index`` (``scp_codes``, ``strat_fold``; labels in ``table``, row by row).
+
+    ``load`` gives the windows of some records of ``index`` (their ``strat_fold`` and ``label_row`` in the
+    windows' ``meta``). ``where`` names the data in errors.
+    """
     view = crop_data(data, task)
     crop = view.window_size
     stride = max(1, round(task.eval_stride_seconds * data.sampling_rate))
-    index = read_database(root, data.sampling_rate)
-    table = ptbxl_labels(list(index["scp_codes"]), root, task.name, task.min_samples)
     index = index.assign(label_row=np.arange(len(index)))[table.labelled]
     splits = {"train": task.train_folds, "val": task.val_folds, "test": task.test_folds}
     for split, folds in splits.items():
         if not index["strat_fold"].isin(folds).any():
             raise JepaError(
-                f"{root / DATABASE}: the {split} folds {list(folds)} (task.{split}_folds) hold no record "
+                f"{where}: the {split} folds {list(folds)} (task.{split}_folds) hold no record "
                 f"with a label of the '{task.name}' set"
             )
-    index = index[index["strat_fold"].isin([fold for folds in splits.values() for fold in folds])]
-    settings = window_settings(data)
-    report = settings.nan_report()
-    windows = load_windows(index, settings, description=f"reading ECG records ({task.name})", report=report)
-    if line := report.line(f"ECG records of task '{task.name}'", "records"):
-        warnings.warn(line, stacklevel=2)
+    windows = load(index[index["strat_fold"].isin([fold for folds in splits.values() for fold in folds])])
     rows = windows.meta["label_row"].to_numpy()
     labels = torch.from_numpy(table.multi_hot[rows])
     groups = torch.from_numpy(pd.factorize(rows)[0])

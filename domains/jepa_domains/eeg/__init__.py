@@ -8,7 +8,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from jepa_platform.domain import DatasetSplits, DomainPlugin, DownstreamTask
+from jepa_platform.domain import (
+    DatasetSplits,
+    DomainPlugin,
+    DownstreamTask,
+    PreparedSamples,
+    PreparedShards,
+    PrepareSource,
+)
 
 from .config import EEGDataConfig, EEGTaskConfig
 
@@ -59,11 +66,37 @@ class EEGDomain(DomainPlugin[EEGDataConfig, EEGTaskConfig]):
 
         return load_splits(root, data)
 
+    def prepare_source(self, root: Path, data: EEGDataConfig) -> PrepareSource:
+        from .prepare import prepare_source
+
+        return prepare_source(root, data)
+
+    def prepare_item(self, item: Any, data: EEGDataConfig) -> PreparedSamples:
+        from .prepare import prepare_item
+
+        return prepare_item(item, data)
+
+    def shard_settings(self, data: EEGDataConfig) -> dict[str, Any]:
+        # frame_seconds shapes the tokens, not the stored windows; demo_patients only names the demo folder
+        return data.model_dump(mode="json", exclude={"path", "frame_seconds", "demo_patients"})
+
+    def quick_data(self, data: EEGDataConfig) -> dict[str, Any]:
+        # the demo's 5 s windows at 100 Hz: half the tokens; the low-pass below the new Nyquist frequency
+        return {"sampling_rate": 100.0, "h_freq": min(data.h_freq, 40.0), "window_seconds": 5.0}
+
     def downstream_task(self, root: Path, data: EEGDataConfig, task: EEGTaskConfig) -> DownstreamTask:
         """TUAB abnormal-vs-normal on the recordings at ``root`` (see :mod:`.task`)."""
         from .task import build_task
 
         return build_task(root, data, task, demo=data.path is None)
+
+    def downstream_task_from_shards(
+        self, shards: PreparedShards, data: EEGDataConfig, task: EEGTaskConfig
+    ) -> DownstreamTask:
+        """TUAB abnormal-vs-normal on prepared windows: TUAB's ``eval`` to test, the same validation patients."""
+        from .task import build_task_from_shards
+
+        return build_task_from_shards(shards, data, task)
 
 
 plugin = EEGDomain()

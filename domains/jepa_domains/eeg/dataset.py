@@ -14,6 +14,7 @@ from jepa_platform.domain import (
     JepaError,
     LabelSpec,
     NanReport,
+    NanWindows,
     apply_nan_policy,
     check_nan,
     in_holdout,
@@ -64,6 +65,20 @@ class LabelledWindows(Dataset):
         return {**w[index], "label": w.label[index], "group": w.recording[index]}
 
 
+def recording_windows(path: Path, data: EEGDataConfig) -> tuple[NanWindows, np.ndarray]:
+    """One recording read and preprocessed, its windows through the NaN policy (``keep`` numbers the kept ones
+    among all), and which of ``data.channels`` it holds.
+
+    Raises:
+        JepaError: The file is corrupt or truncated, or holds NaN under ``nan_policy: fail``
+            (:class:`NoChannels`: it holds none of the channels).
+    """
+    signal, mask, rate = read_recording(path, data.channels)
+    check_nan(signal, data.nan_policy, str(path), [f"channel {c}" for c in data.channels], rate)
+    cut = preprocess(signal, mask, rate, data, path)
+    return apply_nan_policy(cut, data.nan_policy, data.max_nan_fraction, np.repeat(mask[None], len(cut), axis=0)), mask
+
+
 def load_windows(recordings: list[Recording], data: EEGDataConfig, report: NanReport | None = None) -> EEGWindows:
     """Read and preprocess ``recordings``; missing channels are marked absent (warning), files with none skipped,
     windows holding NaN dropped or filled by ``data.nan_policy`` (counted in ``report``).
@@ -76,16 +91,13 @@ def load_windows(recordings: list[Recording], data: EEGDataConfig, report: NanRe
     skipped = 0
     for index, rec in enumerate(recordings):
         try:
-            signal, mask, rate = read_recording(rec.path, data.channels)
+            kept, mask = recording_windows(rec.path, data)
         except NoChannels:
             skipped += 1
             continue
         if not mask.all():
             missing = [c for c, p in zip(data.channels, mask) if not p]
             warnings.warn(f"{rec.path}: channels {', '.join(missing)} missing, marked invalid", stacklevel=2)
-        check_nan(signal, data.nan_policy, str(rec.path), [f"channel {c}" for c in data.channels], rate)
-        cut = preprocess(signal, mask, rate, data, rec.path)
-        kept = apply_nan_policy(cut, data.nan_policy, data.max_nan_fraction, np.repeat(mask[None], len(cut), axis=0))
         report.add(str(rec.path), kept)
         signals.append(kept.windows)
         present.append(kept.present)

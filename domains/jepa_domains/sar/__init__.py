@@ -9,7 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from jepa_platform.domain import DatasetSplits, DomainPlugin, DownstreamTask
+from jepa_platform.domain import (
+    DatasetSplits,
+    DomainPlugin,
+    DownstreamTask,
+    PreparedSamples,
+    PreparedShards,
+    PrepareSource,
+)
 
 from .config import SARDataConfig, SARTaskConfig
 
@@ -85,11 +92,36 @@ class SARDomain(DomainPlugin[SARDataConfig, SARTaskConfig]):
 
         return load_splits(root, data)
 
+    def prepare_source(self, root: Path | list[Path], data: SARDataConfig) -> PrepareSource:
+        from .prepare import prepare_source
+
+        return prepare_source(root, data)
+
+    def prepare_item(self, item: Any, data: SARDataConfig) -> PreparedSamples:
+        from .prepare import prepare_item
+
+        return prepare_item(item, data)
+
+    def shard_settings(self, data: SARDataConfig) -> dict[str, Any]:
+        # patch, radii and target_cells shape the tokens and targets, not the stored chips; demo_* name the demo folder
+        return data.model_dump(
+            mode="json",
+            exclude={"path", "patch", "radii", "target_cells", "demo_per_class", "demo_looks", "demo_heading_span"},
+        )
+
     def downstream_task(self, root: Path | list[Path], data: SARDataConfig, task: SARTaskConfig) -> DownstreamTask:
         """Class-folder classification with ``task.shots`` training chips per class (see :class:`SARTaskConfig`)."""
         from .task import build_task
 
         return build_task(root, data, task)
+
+    def downstream_task_from_shards(
+        self, shards: PreparedShards, data: SARDataConfig, task: SARTaskConfig
+    ) -> DownstreamTask:
+        """The same k-shot task on prepared chips of an MSTAR-like tree."""
+        from .task import build_task_from_shards
+
+        return build_task_from_shards(shards, data, task)
 
 
 plugin = SARDomain()

@@ -52,26 +52,39 @@ def read_amplitude(patch: Patch, data: SARDataConfig, report: NanReport) -> np.n
     return amplitude_chip(read.values, data, read.files, report)
 
 
-def load_chips(folder: Path | Sequence[Path], data: SARDataConfig, classes: bool) -> Chips:
-    """Read every chip at ``folder`` (a chip file or folder, or a list of them); with ``classes``, the
-    sub-folders of the one folder are the classes."""
+def list_chips(
+    folder: Path | Sequence[Path], data: SARDataConfig, classes: bool
+) -> tuple[list[Patch], np.ndarray | None, tuple[str, ...]]:
+    """The patches at ``folder`` (a chip file or folder, or a list of them) in reading order; with
+    ``classes``, the sub-folders of the one folder are the classes: each patch's class index, and their names.
+
+    Raises:
+        JepaError: There is no chip.
+    """
     roots = [folder] if isinstance(folder, Path) else list(folder)
     if classes:
         names = tuple(sorted(p.name for p in roots[0].iterdir() if p.is_dir() and not p.name.startswith(".")))
         groups = [find_patches([roots[0] / name], data.polarizations) for name in names]
         patches = [patch for group in groups for patch in group]
-        labels = torch.tensor([k for k, group in enumerate(groups) for _ in group], dtype=torch.long)
+        labels = np.array([k for k, group in enumerate(groups) for _ in group], dtype=np.int64)
     else:
         names, patches, labels = (), find_patches(roots, data.polarizations), None
     if not patches:
         raise JepaError(f"{describe(roots)}: no SAR chips (GeoTIFF/raster, PNG/JPEG or MSTAR files) found")
+    return patches, labels, names
+
+
+def load_chips(folder: Path | Sequence[Path], data: SARDataConfig, classes: bool) -> Chips:
+    """Read every chip at ``folder`` (see :func:`list_chips`), less those the NaN policy drops."""
+    patches, labels, names = list_chips(folder, data, classes)
     report = NanReport(data.nan_policy, data.max_nan_fraction)
     chips = [read_amplitude(patch, data, report) for patch in patches]
-    kept = [chip is not None for chip in chips]
-    if not any(kept):
-        raise JepaError(f"{describe(roots)}: no SAR chip left: {report.line('NaN policy', 'chips', 'chips')}")
+    kept = np.array([chip is not None for chip in chips])
+    if not kept.any():
+        where = describe([folder] if isinstance(folder, Path) else list(folder))
+        raise JepaError(f"{where}: no SAR chip left: {report.line('NaN policy', 'chips', 'chips')}")
     stacked = np.stack([chip for chip in chips if chip is not None])
-    labels = None if labels is None else labels[torch.tensor(kept)]
+    labels = None if labels is None else torch.from_numpy(labels[kept])
     return Chips(torch.from_numpy(stacked), labels, names, report)
 
 
@@ -92,14 +105,20 @@ def load_splits(root: Path | Sequence[Path], data: SARDataConfig) -> DatasetSpli
     ``root``), ``val_fraction`` of them held out for validation; the test chips stay unseen."""
     roots, layout = pretraining_roots(root, data)
     chips = load_chips(roots, data, classes=layout)
-    order = np.random.default_rng(0).permutation(len(chips.amplitude))
-    val_count = int(round(data.val_fraction * len(order)))
+    held_out = validation_mask(len(chips.amplitude), data)
     labels = LabelSpec(chips.classes, multilabel=False) if chips.labels is not None else None
     line = chips.nan.line("SAR", "chips", "chips")
     return DatasetSplits(
-        train=ChipDataset(chips, np.sort(order[val_count:]), labels is not None),
-        val=ChipDataset(chips, np.sort(order[:val_count]), labels is not None) if val_count else None,
+        train=ChipDataset(chips, np.flatnonzero(~held_out), labels is not None),
+        val=ChipDataset(chips, np.flatnonzero(held_out), labels is not None) if held_out.any() else None,
         labels=labels,
         stats=chips.nan.stats(),
         notes=[line] if line else [],
     )
+
+
+def validation_mask(count: int, data: SARDataConfig) -> np.ndarray:
+    """Which of ``count`` training chips (in reading order) validate pretraining: ``val_fraction`` of them, seeded."""
+    held_out = np.zeros(count, dtype=bool)
+    held_out[np.random.default_rng(0).permutation(count)[: int(round(data.val_fraction * count))]] = True
+    return held_out

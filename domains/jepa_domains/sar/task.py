@@ -6,10 +6,11 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from jepa_platform.domain import DownstreamTask, JepaError, LabelSpec
+import torch
+from jepa_platform.domain import DownstreamTask, JepaError, LabelSpec, NanReport, PreparedShards
 
 from .config import SARDataConfig, SARTaskConfig
-from .dataset import ChipDataset, is_mstar_layout, load_chips
+from .dataset import ChipDataset, Chips, is_mstar_layout, load_chips
 
 
 def build_task(root: Path | list[Path], data: SARDataConfig, task: SARTaskConfig) -> DownstreamTask:
@@ -24,9 +25,39 @@ def build_task(root: Path | list[Path], data: SARDataConfig, task: SARTaskConfig
     for chips, folder in ((train, data.train_dir), (test, data.test_dir)):
         if line := chips.nan.line(f"SAR chips of {root / folder}", "chips", "chips"):
             warnings.warn(line, stacklevel=2)
+    return kshot_task(train, test, data, task, root)
+
+
+def build_task_from_shards(shards: PreparedShards, data: SARDataConfig, task: SARTaskConfig) -> DownstreamTask:
+    """The same task on prepared chips: ``train`` and ``val`` are the ``train_dir`` chips, ``test`` the
+    ``test_dir`` ones, each in reading order (their ``chip`` number), so the same seed picks the same shots.
+
+    Raises:
+        JepaError: The shards were not prepared from class folders under ``train_dir`` and ``test_dir``.
+    """
+    samples, meta, split = shards.contents.samples, shards.contents.meta, shards.contents.split
+    if "label" not in samples or "test_classes" not in shards.info:
+        raise JepaError(f"{shards.location}: a SAR task needs class folders under '{data.train_dir}' and "
+                        f"'{data.test_dir}'; these shards were prepared from chips without them")
+
+    def chips(rows: np.ndarray, classes: list[str]) -> Chips:
+        rows = rows[np.argsort(meta["chip"][rows])]
+        amplitude, labels = (torch.from_numpy(samples[key][rows]) for key in ("amplitude", "label"))
+        return Chips(amplitude, labels, tuple(classes), NanReport(data.nan_policy, data.max_nan_fraction))
+
+    train = chips(np.flatnonzero(split != "test"), shards.info["classes"])
+    test = chips(np.flatnonzero(split == "test"), shards.info["test_classes"])
+    return kshot_task(train, test, data, task, shards.location)
+
+
+def kshot_task(
+    train: Chips, test: Chips, data: SARDataConfig, task: SARTaskConfig, where: Path | str
+) -> DownstreamTask:
+    """The task on labelled ``train`` and ``test`` chips (in reading order); ``where`` names the data in errors."""
     if train.classes != test.classes:
         raise JepaError(
-            f"{root}: classes of {data.train_dir} {list(train.classes)} differ from {data.test_dir} {list(test.classes)}"
+            f"{where}: classes of {data.train_dir} {list(train.classes)} differ from "
+            f"{data.test_dir} {list(test.classes)}"
         )
     assert train.labels is not None
     rng = np.random.default_rng(task.seed)
@@ -39,7 +70,7 @@ def build_task(root: Path | list[Path], data: SARDataConfig, task: SARTaskConfig
     shots = task.shots if task.shots is not None else int(counts.min()) - task.val_per_class
     if counts.min() < shots + task.val_per_class or shots < 1:
         raise JepaError(
-            f"{root / data.train_dir}: a class has {counts.min()} chips; task.shots ({task.shots}) "
+            f"{where}/{data.train_dir}: a class has {counts.min()} chips; task.shots ({task.shots}) "
             f"+ task.val_per_class ({task.val_per_class}) need more"
         )
     train_index = np.flatnonzero(rank < shots)

@@ -92,17 +92,21 @@ class JEPADataModule(L.LightningDataModule):
             num_workers=self.num_workers, persistent_workers=self.num_workers > 0, pin_memory=torch.cuda.is_available()
         )
         if isinstance(dataset, IterableDataset):  # shards: batched by the dataset itself, for this rank
+            from .shards import fit_readers
+
             trainer = self.trainer
             rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (None, None)
             dataset = dataset.configured(
                 batch_size=self.batch_size, rank=rank, world_size=world, epoch=trainer.current_epoch if trainer else 0
             )
-            readers = (world or 1) * max(1, self.num_workers)
-            if train and dataset.num_samples // readers < self.batch_size:
-                raise JepaError(
-                    f"{self.data.path}: {dataset.num_samples} training samples over {readers} readers (processes x "
-                    f"trainer.num_workers) leave fewer than trainer.batch_size={self.batch_size} to each"
+            if train:  # as many readers as get a whole batch each, or one smaller batch per process
+                fitted, drop_last, change = fit_readers(
+                    dataset.num_samples, world or 1, self.num_workers, self.batch_size
                 )
+                if change:
+                    rank_zero_info(f"{self.plugin.name} shards: {change}")
+                dataset = dataset.configured(drop_last=drop_last)
+                workers.update(num_workers=fitted, persistent_workers=fitted > 0)
             return DataLoader(dataset, batch_size=None, **workers)
         return DataLoader(
             dataset,

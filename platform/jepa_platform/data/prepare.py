@@ -100,6 +100,7 @@ def prepare(
         **settings,
         "data": data.model_dump(mode="json"),
         "labels": None if source.labels is None else {"names": list(source.labels.names), "multilabel": source.labels.multilabel},
+        "info": source.info,
         "columns": progress["columns"],
         "shards": progress["shards"],
         "counts": _counts(progress),

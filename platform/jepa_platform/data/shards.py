@@ -33,7 +33,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import IterableDataset, get_worker_info
 
-from ..domain.contract import DatasetSplits, LabelSpec
+from ..domain.contract import DatasetSplits, LabelSpec, PreparedSamples, PreparedShards
 from ..errors import JepaError
 
 if TYPE_CHECKING:
@@ -66,7 +66,9 @@ def to_arrow(array: np.ndarray) -> pa.Array:
 
 
 def from_arrow(column: pa.Array, spec: dict[str, Any]) -> np.ndarray:
-    """The numpy view (no copy) of a numeric column written by :func:`to_arrow`."""
+    """The numpy view (no copy) of a numeric column written by :func:`to_arrow`; a string column as ``str``."""
+    if spec["dtype"] == "str":
+        return column.to_numpy(zero_copy_only=False).astype(str)
     values = column.flatten() if pa.types.is_fixed_size_list(column.type) else column
     array = values.to_numpy(zero_copy_only=True)
     if spec["dtype"] == np.dtype(np.bool_).str:
@@ -198,6 +200,20 @@ class ShardSet:
             raise JepaError(f"{self.location}/{entry['file']}: {batch.num_rows} rows, the manifest says {entry['rows']}")
         return batch
 
+    def contents(self) -> PreparedShards:
+        """Every sample of every split, read into memory in shard order (for downstream tasks)."""
+        batches = [self.read(index) for index in range(len(self.shards))]
+        columns = {
+            name: np.concatenate([from_arrow(batch.column(name), spec) for batch in batches])
+            for name, spec in self.manifest["columns"].items()
+        }
+        roles = {name: spec["role"] for name, spec in self.manifest["columns"].items()}
+        samples = {name: array for name, array in columns.items() if roles[name] == "sample"}
+        meta = {name: array for name, array in columns.items() if roles[name] == "meta"}
+        contents = PreparedSamples(samples, meta, columns[SPLIT])
+        demo = self.manifest["data"].get("path") is None
+        return PreparedShards(self.location, contents, self.labels, self.manifest.get("info", {}), demo)
+
     def splits(self, seed: int) -> DatasetSplits:
         """Pretraining datasets: ``train`` (shuffled) and ``val``; with only one of them, it all trains."""
         if not self.counts(("train",)).any() or not self.counts(("val",)).any():
@@ -207,6 +223,31 @@ class ShardSet:
             ShardedDataset(self, ("val",), shuffle=False, drop_last=False),
             self.labels,
         )
+
+
+def fit_readers(samples: int, world_size: int, workers: int, batch_size: int) -> tuple[int, bool, str | None]:
+    """Loader workers and ``drop_last`` that let every reader of ``samples`` training samples fill a batch.
+
+    Each of ``world_size`` processes reads an equal part; within it, at most as many
+    of ``workers`` as leave each a full batch of ``batch_size`` (at least one). A
+    process's part smaller than a batch is read as one smaller batch (no ``drop_last``).
+    Also returns the one line that says what changed (``None``: nothing).
+    """
+    per_rank = -(-samples // world_size)
+    fitting = per_rank // batch_size
+    fitted = min(workers, max(fitting, 1))
+    if not fitting:
+        return fitted, False, (
+            f"{samples} training samples over {world_size} processes leave fewer than trainer.batch_size="
+            f"{batch_size} to each; each process reads its {per_rank} as one smaller batch per epoch"
+        )
+    if fitted < workers:
+        return fitted, True, (
+            f"{samples} training samples over {world_size * workers} readers (processes x trainer.num_workers) "
+            f"would leave fewer than trainer.batch_size={batch_size} to each; reading with {fitted} loader "
+            f"worker{'s' * (fitted > 1)} per process"
+        )
+    return workers, True, None
 
 
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:

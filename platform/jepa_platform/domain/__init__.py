@@ -19,6 +19,7 @@ from .contract import (
     LabelSpec,
     Metric,
     PreparedSamples,
+    PreparedShards,
     PrepareSource,
     TaskConfig,
     cache_dir,
@@ -39,9 +40,9 @@ _LAZY = {
 __all__ = [
     "ENTRY_POINT_GROUP", "MIN_VALID_TOKENS", "BaselineData", "DataConfig", "DatasetSplits", "DomainPlugin",
     "DownstreamTask", "Holdout", "JepaError", "LabelSpec", "Metric", "NanPolicy", "NanReport", "NanWindows",
-    "PrepareSource", "PreparedSamples", "Section", "TargetFunction", "TaskConfig", "TokenBatch", "TokenGrid",
-    "Tokenizer", "apply_nan_policy", "cache_dir", "check_nan", "fill_linear", "holdout_mask", "in_holdout",
-    "list_domains", "load_domain", "resample_missing", "split_holdout",
+    "PrepareSource", "PreparedSamples", "PreparedShards", "Section", "TargetFunction", "TaskConfig", "TokenBatch",
+    "TokenGrid", "Tokenizer", "apply_nan_policy", "cache_dir", "check_nan", "fill_linear", "holdout_mask",
+    "in_holdout", "list_domains", "load_domain", "resample_missing", "split_holdout",
 ]
 
 

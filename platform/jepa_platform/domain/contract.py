@@ -96,11 +96,14 @@ class PrepareSource:
             ``str(item)`` names the input in error messages.
         labels: What the samples' ``label`` entries mean, when they have one.
         unit: What an item is, for the progress bar (``record``, ``file``).
+        info: JSON-serializable facts about the whole source that downstream tasks need from the
+            shards (e.g. a table mapping labels to label sets); kept in the manifest.
     """
 
     items: list[Any]
     labels: LabelSpec | None = None
     unit: str = "item"
+    info: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -116,6 +119,25 @@ class PreparedSamples:
     samples: dict[str, "np.ndarray"]
     meta: dict[str, "np.ndarray"]
     split: "np.ndarray"
+
+
+@dataclass
+class PreparedShards:
+    """Every sample of a prepared shard folder, read back into memory for a downstream task.
+
+    Args:
+        location: The folder or URI; errors name it.
+        contents: The columns of every sample and its split, in shard order (numeric arrays, strings as ``str``).
+        labels: What the ``label`` column means, when the shards have one.
+        info: What :attr:`PrepareSource.info` held.
+        demo: Whether the shards were prepared from the domain's demo data.
+    """
+
+    location: str
+    contents: PreparedSamples
+    labels: LabelSpec | None
+    info: dict[str, Any]
+    demo: bool
 
 
 class TaskConfig(Section):
@@ -291,6 +313,13 @@ class DomainPlugin(ABC, Generic[DataT, TaskT]):
         """The ``data`` keys that shape prepared shards; training on shards must use the same values."""
         return data.model_dump(mode="json", exclude={"path"})
 
+    def quick_data(self, data: DataT) -> dict[str, Any]:
+        """``data`` settings that make a pretraining step much cheaper (fewer or smaller inputs); ``{}``: none.
+
+        Suggested, beside a smaller model, when pretraining would run slowly without a GPU.
+        """
+        return {}
+
     # --------------------------------------------------------- downstream
     def downstream_task(self, root: Path, data: DataT, task: TaskT) -> DownstreamTask:
         """The labelled ``task`` on the data at ``root`` (preprocessed as in pretraining).
@@ -299,6 +328,16 @@ class DomainPlugin(ABC, Generic[DataT, TaskT]):
             JepaError: The domain has no such task, or the data lacks its labels or splits.
         """
         raise JepaError(f"domain '{self.name}' defines no downstream tasks")
+
+    def downstream_task_from_shards(self, shards: PreparedShards, data: DataT, task: TaskT) -> DownstreamTask:
+        """The labelled ``task`` on prepared shards, labelled and split as :meth:`downstream_task` does the raw data.
+
+        Raises:
+            JepaError: The domain reads its tasks from raw data only, or the shards lack the task's labels or splits.
+        """
+        raise JepaError(
+            f"domain '{self.name}' runs downstream tasks on raw data only; give that data with --data, not shards"
+        )
 
     def baseline_data(self, root: Path, data: DataT, task: TaskT) -> BaselineData:
         """The examples of :meth:`downstream_task` as raw columns, split the same way; optional.

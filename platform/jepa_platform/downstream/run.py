@@ -16,7 +16,8 @@ import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
 from torch.utils.data import DataLoader, Dataset
 
-from ..domain.contract import DownstreamTask, cache_dir
+from ..data.shards import ShardSet
+from ..domain.contract import DataConfig, DomainPlugin, DownstreamTask, TaskConfig, cache_dir
 from ..domain.registry import load_domain
 from ..errors import JepaError
 from ..runs.atomic import AtomicCheckpointIO, atomic_write_text
@@ -48,6 +49,20 @@ def load_probe_head(head: torch.nn.Module, run: Path, task: DownstreamTask, kind
         raise JepaError(f"finetune.head_from: {path} has a {probe_head} head; set finetune.head to {probe_head}")
     weights = checkpoint["state_dict"]
     head.load_state_dict({key.removeprefix("head."): value for key, value in weights.items() if key.startswith("head.")})
+
+
+def labelled_task(plugin: DomainPlugin, data: DataConfig, task: TaskConfig) -> DownstreamTask:
+    """The domain's ``task`` on the raw data ``data`` points at, or on the prepared shards of a shard folder.
+
+    Raises:
+        JepaError: The shards were prepared for another domain or with other ``data`` settings, or the domain
+            cannot build the task (naming what is missing).
+    """
+    shards = ShardSet.find(data.path) if isinstance(data.path, str) else None
+    if shards is None:
+        return plugin.downstream_task(plugin.ensure_data(data, cache_dir()), data, task)
+    shards.check(plugin, data)
+    return plugin.downstream_task_from_shards(shards.contents(), data, task)
 
 
 def check_metric(task: DownstreamTask) -> None:
@@ -93,7 +108,7 @@ def run_downstream(recipe: DownstreamRecipe, mode: Mode, pretrained: Pretrained 
     plugin = load_domain(recipe.domain)
     stage = recipe.stage(mode)
     L.seed_everything(recipe.seed, workers=True, verbose=False)
-    task = plugin.downstream_task(plugin.ensure_data(recipe.data, cache_dir()), recipe.data, recipe.task)
+    task = labelled_task(plugin, recipe.data, recipe.task)
     for split in ("train", "val", "test"):
         if len(getattr(task, split)) == 0:
             raise JepaError(f"task '{task.name}': the {split} set is empty")

@@ -17,8 +17,9 @@ import torch
 
 from ..data.datamodule import batch_size_of
 from ..domain.registry import load_domain
+from ..domain.tokens import TokenGrid
 from ..errors import JepaError
-from ..masking import Masks, build_masking
+from ..masking import Masks, MaskStrategy, build_masking
 from ..model import Encoder, Predictor, gather_tokens, jepa_step_flops
 from ..objectives import LOSSES, DomainTargets, EMATeacher, prediction_loss, sigreg
 from ..schedules import cosine, warmup_cosine
@@ -215,15 +216,19 @@ class JEPAModule(L.LightningModule):
     # --------------------------------------------------------------- report
     def flops_per_sample(self) -> float:
         """Model FLOPs of one training step per sample, at the mask sizes of one seeded draw."""
-        n = self.encoder.grid.num_tokens
-        masks = self.masking.sample(self.encoder.grid, 2, torch.Generator().manual_seed(0))
-        return jepa_step_flops(
-            self.recipe.model,
-            n,
-            masks.context.shape[1],
-            masks.num_targets,
-            masks.targets.shape[2],
-            self.teacher is not None,
-            full_pass=self.recipe.objective.full_pass,
-        )
+        return step_flops(self.recipe, self.encoder.grid, self.masking)
+
+
+def step_flops(recipe: Recipe, grid: TokenGrid, masking: MaskStrategy) -> float:
+    """Model FLOPs of one training step of ``recipe`` per sample on ``grid``, at the mask sizes of one seeded draw."""
+    masks = masking.sample(grid, 2, torch.Generator().manual_seed(0))
+    return jepa_step_flops(
+        recipe.model,
+        grid.num_tokens,
+        masks.context.shape[1],
+        masks.num_targets,
+        masks.targets.shape[2],
+        recipe.objective.teacher,
+        full_pass=recipe.objective.full_pass,
+    )
 

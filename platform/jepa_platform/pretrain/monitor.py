@@ -77,7 +77,7 @@ class MonitorConfig(Section):
 def fixed_batches(dataset: Dataset, count: int, batch_size: int, seed: int) -> Batches:
     """About ``count`` samples of ``dataset`` in collated CPU batches, the same on every process and run."""
     if isinstance(dataset, IterableDataset):  # prepared shards yield batches
-        source = dataset.configured(batch_size=batch_size, rank=0, world_size=1, epoch=0)
+        source = dataset.configured(batch_size=batch_size, rank=0, world_size=1, epoch=0, drop_last=False)
         batches, total = [], 0
         for batch in source:
             batches.append(batch)

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import lightning as L
+from lightning.pytorch.accelerators import CPUAccelerator
 from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.loggers import Logger, MLFlowLogger
-from lightning.pytorch.utilities.rank_zero import rank_zero_only
+from lightning.pytorch.utilities.rank_zero import rank_zero_info, rank_zero_only
 
 from ..data.datamodule import JEPADataModule
 from ..domain.contract import DatasetSplits, cache_dir
@@ -24,6 +25,7 @@ from .distributed import build_strategy
 from .module import JEPAModule
 from .monitor import RepresentationMonitor
 from .plots import TrainingPlots
+from .speed import slow_step_line
 
 
 def last_checkpoint(out: Path) -> Path:
@@ -134,6 +136,10 @@ def pretrain(recipe: Recipe, out: Path, resume: bool = False) -> RunSummary:
     assert datamodule.splits is not None
     logger = start_run(recipe, out, resume, datamodule.splits.stats)
     trainer = build_trainer(recipe, build_callbacks(recipe, out, datamodule.splits), out, logger or False)
+    if rank_zero_only.rank == 0 and isinstance(trainer.accelerator, CPUAccelerator):
+        slow = slow_step_line(recipe, datamodule.batch_size)
+        if slow is not None:
+            rank_zero_info(slow)
     trainer.fit(module, datamodule=datamodule, ckpt_path=last_checkpoint(out) if resume else None, weights_only=True)
     metrics = {key: float(value) for key, value in trainer.callback_metrics.items()}
     run_id = None if logger is None else logger.run_id
