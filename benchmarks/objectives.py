@@ -119,7 +119,7 @@ def main() -> None:
         module = JEPAModule(checkpoint["hyper_parameters"]["recipe"])
         module.load_state_dict(checkpoint["state_dict"])
         run = score(str(folder))
-        rows[name] = {"probe_auc": evaluate(module, datamodule), "rankme": run.rankme, "run_probe_auc": run.probe}
+        rows[name] = {"probe_auc": evaluate(module, datamodule), "rankme": run.criteria.get("rankme"), "run_probe_auc": run.probe}
         print(name, rows[name], flush=True)
 
     sweep = [rows[name] for name in SWEEP if name in rows]
