@@ -187,7 +187,7 @@ def test_select_ranks_by_final_rankme_within_each_method(tmp_path, capsys):
         fake_run(tmp_path, "other", "sigreg", 50.0, 0.8),
         fake_run(tmp_path, "unfinished", "ema", None, 0.5),
     ]
-    assert main(["select", *map(str, runs)]) == 0
+    assert main(["select", "--criterion", "rankme", *map(str, runs)]) == 0
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ema") or line.startswith("| sig")]
     assert [row.split("|")[3].strip().rsplit("/", 1)[1] for row in rows] == ["high", "low", "unfinished", "other"]
     assert rows[0].split("|")[2].strip() == "1" and rows[0].split("|")[5].strip() == "80"
@@ -202,13 +202,13 @@ def test_select_ranks_by_the_chosen_criterion_in_its_direction(tmp_path, capsys)
         fake_run(tmp_path, "c", "sigreg", 20.0, 0.9, monitor__lidar=1.0, train__sigreg=0.5),
     ]
 
-    def order(criterion: str) -> list[str]:
-        assert main(["select", "--criterion", criterion, *map(str, runs)]) == 0
+    def order(criterion: str | None) -> list[str]:
+        assert main(["select", *(["--criterion", criterion] if criterion else []), *map(str, runs)]) == 0
         rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| sigreg")]
         return [row.split("|")[3].strip().rsplit("/", 1)[1] for row in rows]
 
     assert order("rankme") == ["b", "c", "a"]
-    assert order("lidar") == ["b", "a", "c"]
+    assert order("lidar") == ["b", "a", "c"] == order(None)  # LiDAR by default
     assert order("sigreg_loss") == ["b", "c", "a"]  # lower is better
     assert order("rankme_tokens") == ["a", "b", "c"]  # logged by none: all unranked, in the given order
 

@@ -38,7 +38,7 @@ CRITERIA: dict[str, Criterion] = {
     "lidar": Criterion("monitor/lidar", True, "LiDAR, context-mask views"),
     "sigreg_loss": Criterion("train/sigreg", False, "SIGReg training loss (SIGReg runs; lower is better)"),
 }
-DEFAULT_CRITERION = "rankme"
+DEFAULT_CRITERION = "lidar"
 
 
 @dataclass
