@@ -85,3 +85,16 @@ def write_mstar(root: Path, train_per_class: int = 6, test_per_class: int = 3, s
                 with rasterio.open(root / folder / name / f"chip{index:02d}.tif", "w", **profile) as dst:
                     dst.write(chip[None])
     return root
+
+
+def prepared_shards(domain: str, root: Path, data: dict, shard_size: int, workers: int) -> dict:
+    """``prepare`` the data set at ``root`` (recipe ``data`` overrides) into ``root``'s sibling ``shards``:
+    the resolved data section, the shard folder and the manifest."""
+    from jepa_platform.data.prepare import prepare
+    from jepa_platform.domain import cache_dir, load_domain
+    from jepa_platform.pretrain.config import resolve_recipe
+
+    resolved = resolve_recipe(domain, overrides={"data": {**data, "path": str(root)}}).data
+    out = root.parent / "shards"
+    manifest = prepare(load_domain(domain), resolved, out, cache_dir(), shard_size=shard_size, workers=workers)
+    return {"data": resolved, "out": out, "manifest": manifest}

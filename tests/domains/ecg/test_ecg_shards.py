@@ -10,20 +10,15 @@ from jepa_domains.ecg.config import ECGTaskConfig
 from jepa_platform.data.prepare import prepare
 from jepa_platform.data.shards import ShardSet
 from jepa_platform.domain import JepaError, cache_dir, load_domain
-from jepa_platform.pretrain.config import resolve_recipe
 
-from tests.real_files import write_ptbxl
+from tests.real_files import prepared_shards, write_ptbxl
 
 SMALL = {"sampling_rate": 100, "patch_ms": 100.0}
 
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory) -> dict:
-    root = write_ptbxl(tmp_path_factory.mktemp("ecg") / "ptbxl")
-    data = resolve_recipe("ecg", overrides={"data": {**SMALL, "path": str(root)}}).data
-    out = root.parent / "shards"
-    manifest = prepare(load_domain("ecg"), data, out, cache_dir(), shard_size=8, workers=1)
-    return {"data": data, "out": out, "manifest": manifest}
+    return prepared_shards("ecg", write_ptbxl(tmp_path_factory.mktemp("ecg") / "ptbxl"), SMALL, 8, 1)
 
 
 def test_shards_carry_the_folds_codes_and_statement_table(prepared):

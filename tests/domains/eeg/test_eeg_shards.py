@@ -10,9 +10,8 @@ from jepa_domains.eeg.config import EEGTaskConfig
 from jepa_platform.data.prepare import prepare
 from jepa_platform.data.shards import ShardSet
 from jepa_platform.domain import JepaError, cache_dir, load_domain
-from jepa_platform.pretrain.config import resolve_recipe
 
-from tests.real_files import write_tuab
+from tests.real_files import prepared_shards, write_tuab
 
 FAST = {"sampling_rate": 100.0, "l_freq": 0.5, "h_freq": 40.0, "notch_freq": None, "window_seconds": 4.0,
         "hop_seconds": 4.0, "val_percent": 50.0}
@@ -20,11 +19,7 @@ FAST = {"sampling_rate": 100.0, "l_freq": 0.5, "h_freq": 40.0, "notch_freq": Non
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory) -> dict:
-    root = write_tuab(tmp_path_factory.mktemp("eeg") / "tuab")
-    data = resolve_recipe("eeg", overrides={"data": {**FAST, "path": str(root)}}).data
-    out = root.parent / "shards"
-    manifest = prepare(load_domain("eeg"), data, out, cache_dir(), shard_size=16, workers=2)
-    return {"data": data, "out": out, "manifest": manifest}
+    return prepared_shards("eeg", write_tuab(tmp_path_factory.mktemp("eeg") / "tuab"), FAST, 16, 2)
 
 
 def test_shards_hold_the_windows_and_splits_of_the_recordings(prepared):

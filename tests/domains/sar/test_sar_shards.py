@@ -11,20 +11,15 @@ from jepa_domains.sar import SARTaskConfig
 from jepa_platform.data.prepare import prepare
 from jepa_platform.data.shards import ShardSet
 from jepa_platform.domain import JepaError, cache_dir, load_domain
-from jepa_platform.pretrain.config import resolve_recipe
 
-from tests.real_files import write_mstar
+from tests.real_files import prepared_shards, write_mstar
 
 SMALL = {"size": 32, "patch": 8, "radii": [1, 3]}
 
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory) -> dict:
-    root = write_mstar(tmp_path_factory.mktemp("sar") / "mstar")
-    data = resolve_recipe("sar", overrides={"data": {**SMALL, "path": str(root)}}).data
-    out = root.parent / "shards"
-    manifest = prepare(load_domain("sar"), data, out, cache_dir(), shard_size=8, workers=2)
-    return {"data": data, "out": out, "manifest": manifest}
+    return prepared_shards("sar", write_mstar(tmp_path_factory.mktemp("sar") / "mstar"), SMALL, 8, 2)
 
 
 def test_shards_hold_the_chips_and_splits_of_the_files(prepared):
