@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     add_pretrain_commands(commands)  # pretrain, prepare, select, masks
     add_downstream_commands(commands)  # probe, finetune, baseline, export, report
-    add_domain_commands(commands)  # domains list
+    add_domain_commands(commands)  # domains list, new-domain
     return parser
 
 
