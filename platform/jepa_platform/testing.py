@@ -8,7 +8,8 @@ A plugin's own test suite calls it with settings that keep its demo data small::
         check_domain("audio", {"data": {"demo_clips": 16}})
 
 Each check raises an ``AssertionError`` that says which part of the contract
-failed: the plugin's declarations, its recipes, its demo data and datasets,
+failed: the plugin's declarations, a light entry-point module (no heavy
+library imported by it), its recipes, its demo data and datasets,
 the samples and batches, the tokenizer's grid and validity, the labels the
 linear probe reads, and one JEPA step on a real batch (finite loss, gradients
 reach the tokenizer).
@@ -16,18 +17,24 @@ reach the tokenizer).
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
 
 from .config import deep_merge
-from .domain import DataConfig, DomainPlugin, TaskConfig, cache_dir, load_domain
+from .domain import DataConfig, DomainPlugin, TaskConfig, cache_dir, load_domain, registry
 from .domain.tokens import Tokenizer
 from .pretrain.config import Recipe, resolve_recipe
 from .pretrain.module import JEPAModule
 
 TINY_MODEL = {"preset": "vit_tiny", "depth": 1, "predictor_depth": 1}
+HEAVY_MODULES = ("torch", "lightning", "mlflow", "matplotlib", "pandas")
+"""Libraries a plugin's entry-point module must not import: ``jepa-platform domains list`` imports every plugin's."""
 
 
 def check_declarations(plugin: DomainPlugin) -> None:
@@ -37,6 +44,19 @@ def check_declarations(plugin: DomainPlugin) -> None:
     assert issubclass(plugin.data_config, DataConfig), f"{plugin.name}: data_config must subclass DataConfig"
     assert issubclass(plugin.task_config, TaskConfig), f"{plugin.name}: task_config must subclass TaskConfig"
     plugin.data_config()  # every data key has a default: a recipe may leave the section out
+
+
+def check_light_entry_point(module: str) -> None:
+    """Importing the entry-point ``module`` in a fresh interpreter imports none of :data:`HEAVY_MODULES`."""
+    code = f"import json, sys, {module}; print(json.dumps([m for m in {list(HEAVY_MODULES)!r} if m in sys.modules]))"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, f"importing {module} failed: {done.stderr[-2000:]}"
+    heavy = json.loads(done.stdout.strip().splitlines()[-1])
+    assert not heavy, (
+        f"importing the entry-point module {module} imports {', '.join(heavy)}: import heavy libraries inside the "
+        "plugin's methods (or modules they import), so that listing domains stays fast"
+    )
 
 
 def check_tokenizer(tokenizer: Tokenizer, batch: Any, batch_size: int, embed_dim: int) -> None:
@@ -87,6 +107,7 @@ def check_domain(name: str, overrides: dict[str, Any] | None = None, batch_size:
     """
     plugin = load_domain(name)
     check_declarations(plugin)
+    check_light_entry_point(registry.domain_entry_points()[name].module)
     recipe = resolve_recipe(name, overrides=deep_merge({"model": TINY_MODEL}, overrides or {}))
     root = plugin.ensure_data(recipe.data, cache_dir())
     assert root.exists(), f"{name}: the demo data was not written to {root}"

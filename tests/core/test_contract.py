@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from jepa_platform.domain.registry import domain_entry_points
-from jepa_platform.testing import check_domain
+from jepa_platform.testing import check_domain, check_light_entry_point
 
 # Demo settings that keep each built-in domain's demo data to seconds; other domains run with their own demo.
 SMALL_DEMOS = {
@@ -18,3 +18,12 @@ SMALL_DEMOS = {
 @pytest.mark.parametrize("name", sorted(domain_entry_points()))
 def test_domain_keeps_the_plugin_contract(name):
     check_domain(name, SMALL_DEMOS.get(name))
+
+
+def test_an_entry_point_module_that_imports_torch_breaks_the_contract(tmp_path, monkeypatch):
+    (tmp_path / "heavy_plugin.py").write_text("import torch\n\nplugin = None\n")
+    (tmp_path / "light_plugin.py").write_text("import jepa_platform.domain\n\nplugin = None\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    check_light_entry_point("light_plugin")
+    with pytest.raises(AssertionError, match="module heavy_plugin imports torch: import heavy libraries inside"):
+        check_light_entry_point("heavy_plugin")
