@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 from jepa_platform.domain.tokens import TokenGrid
+from jepa_platform.errors import JepaError
 from jepa_platform.model.posembed import PositionEmbedding, sincos_1d, sincos_grid
 from jepa_platform.pretrain.config import resolve_recipe
 from jepa_platform.pretrain.module import JEPAModule
@@ -24,6 +25,13 @@ def ecg_batch(batch: int = 4, length: int | None = None) -> dict[str, torch.Tens
     signal = signal + 0.1 * torch.randn(batch, 12, 1000)
     lengths = torch.full((batch,), 1000) if length is None else torch.tensor([1000] * (batch - 1) + [length])
     return {"signal": signal, "lead_present": torch.ones(batch, 12, dtype=torch.bool), "length": lengths}
+
+
+def test_a_grid_with_no_token_along_an_axis_is_a_settings_error_naming_the_axis():
+    with pytest.raises(JepaError, match=r"the token grid \(0, 8\) has no token along axis 'time': the data settings"):
+        TokenGrid((0, 8), axis_names=("time", "mel"))
+    with pytest.raises(ValueError, match="1 to 3 axes"):
+        TokenGrid((2, 2, 2, 2))
 
 
 def test_sincos_embeddings_follow_the_grid():

@@ -16,6 +16,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..errors import JepaError
+
 MIN_VALID_TOKENS = 2
 """The fewest valid tokens a sample needs to be masked by any strategy: one context and one target token."""
 
@@ -35,12 +37,20 @@ class TokenGrid:
     axis_names: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if not 1 <= len(self.shape) <= 3 or any(s < 1 for s in self.shape):
-            raise ValueError(f"a token grid has 1 to 3 axes of positive size, got {self.shape}")
-        if not self.ordered and len(self.shape) != 1:
-            raise ValueError("an unordered token set has exactly one axis")
+        if not 1 <= len(self.shape) <= 3:
+            raise ValueError(f"a token grid has 1 to 3 axes, got {self.shape}")
         if self.axis_names and len(self.axis_names) != len(self.shape):
             raise ValueError(f"axis_names {self.axis_names} do not match shape {self.shape}")
+        empty = [i for i, size in enumerate(self.shape) if size < 1]
+        if empty:  # the data settings leave no room for one token: the user's settings, not the plugin's code
+            axis = f"'{self.axis_names[empty[0]]}'" if self.axis_names else f"{empty[0]}"
+            raise JepaError(
+                f"the token grid {self.shape} has no token along axis {axis}: the data settings that size it "
+                "(e.g. a sample length or image size against the patch size) leave no room for one token; "
+                "check the recipe's data section (--print-config shows it)"
+            )
+        if not self.ordered and len(self.shape) != 1:
+            raise ValueError("an unordered token set has exactly one axis")
 
     @property
     def num_tokens(self) -> int:
