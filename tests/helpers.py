@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 CLI = str(Path(sys.executable).parent / "jepa-platform")
@@ -32,3 +33,19 @@ TINY_ECG = [
     "--model.preset", "vit_tiny", "--model.depth", "2", "--model.predictor_depth", "1",
     "--trainer.batch_size", "8", "--trainer.num_workers", "0",
 ]
+
+
+def pip_install_elsewhere(venv: Path, package: Path) -> Path:
+    """``pip install -e package`` into a new venv at ``venv`` that also sees this environment's packages (a .pth
+    adds its site folders), so an installed plugin never reaches this environment; returns the venv's python."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    site = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    here = sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
+    (Path(site) / "parent-environment.pth").write_text("".join(f"import site; site.addsitedir({p!r})\n" for p in here))
+    pip = [sys.executable, "-m", "pip", "--python", str(python), "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "install", "--no-deps", "--no-build-isolation", "-e", str(package)], check=True)
+    return python

@@ -3,28 +3,11 @@
 from __future__ import annotations
 
 import subprocess
-import sys
-import sysconfig
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import cli_env, run_cli
-
-
-def throwaway_venv(folder: Path) -> Path:
-    """A venv that sees this environment's packages (through a .pth that adds its site folder), for installs
-    that must not touch this environment; returns its python."""
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True)
-    python = folder / "bin" / "python"
-    site = subprocess.run(
-        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True, text=True, check=True,
-    ).stdout.strip()
-    parent = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
-    lines = "".join(f"import site; site.addsitedir({path!r})\n" for path in sorted(parent))
-    (Path(site) / "parent-environment.pth").write_text(lines)
-    return python
+from tests.helpers import cli_env, pip_install_elsewhere, run_cli
 
 
 @pytest.mark.slow
@@ -37,9 +20,7 @@ def test_a_scaffolded_plugin_installs_lists_pretrains_and_passes_its_tests(tmp_p
     again = run_cli("new-domain", "scaffolded", "--out", str(tmp_path))
     assert again.returncode == 2 and again.stderr == f"error: new-domain: {folder} already exists; remove it or choose another --out\n"
 
-    python = throwaway_venv(tmp_path / "venv")
-    pip = [sys.executable, "-m", "pip", "--python", str(python), "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "install", "--no-deps", "--no-build-isolation", "-e", str(folder)], check=True)
+    python = pip_install_elsewhere(tmp_path / "venv", folder)
 
     def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
         return subprocess.run([str(python), *args], capture_output=True, text=True, env=cli_env(), cwd=cwd, timeout=300)

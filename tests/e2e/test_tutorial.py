@@ -1,0 +1,82 @@
+"""The audio plugin that docs/plugins.md builds, as the docs show it: it keeps the contract and pretrains on WAVs."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from importlib.metadata import EntryPoint
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+from jepa_platform.domain import JepaError, registry
+from jepa_platform.testing import check_domain
+
+from tests.helpers import ROOT, cli_env, pip_install_elsewhere
+
+TUTORIAL = ROOT / "docs" / "tutorial" / "audio_plugin"
+DOC = ROOT / "docs" / "plugins.md"
+
+
+def test_the_docs_show_the_tutorial_code_as_it_is():
+    """Every file block of the tutorial (a block whose first line names the file) is that file, whole."""
+    blocks = re.findall(r"```(?:python|toml)\n# (\S+)\n(.*?)```", DOC.read_text(), re.S)
+    shown = {name: text for name, text in blocks}
+    files = {p.relative_to(TUTORIAL).as_posix(): p for p in TUTORIAL.rglob("*") if p.suffix in (".py", ".toml")}
+    assert set(shown) == set(files)
+    for name, path in files.items():
+        assert shown[name] == path.read_text(), f"docs/plugins.md shows another {name} than {path}"
+
+
+@pytest.fixture
+def audio_domain(monkeypatch):
+    monkeypatch.syspath_prepend(str(TUTORIAL))
+    found = {**registry.domain_entry_points(), "audio": EntryPoint("audio", "jepa_audio:plugin", registry.ENTRY_POINT_GROUP)}
+    monkeypatch.setattr(registry, "domain_entry_points", lambda: found)
+
+
+def test_the_tutorial_plugin_keeps_the_contract(audio_domain, tmp_path):
+    check_domain("audio", {"data": {"demo_files_per_class": 2}})
+    from jepa_audio.config import AudioData
+    from jepa_audio.dataset import load_splits
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "broken.wav").write_bytes(b"RIFF\x00\x00")
+    with pytest.raises(JepaError, match=r"broken\.wav: cannot read as a sound file"):
+        load_splits(tmp_path, AudioData())
+
+
+def write_wavs(folder: Path) -> None:
+    """Two classes of tones: 16 kHz mono files and 8 kHz stereo files, 1.5 s each."""
+    rng = np.random.default_rng(0)
+    for name, pitch in (("low", 220.0), ("high", 1760.0)):
+        (folder / name).mkdir(parents=True)
+        for i, (rate, channels) in enumerate([(16000, 1)] * 4 + [(8000, 2)] * 4):
+            time = np.arange(int(1.5 * rate)) / rate
+            tone = np.sin(2 * np.pi * pitch * (1 + 0.05 * rng.normal()) * time)[:, None] * np.ones(channels)
+            soundfile.write(folder / name / f"{i}.wav", 0.5 * tone + 0.01 * rng.normal(size=tone.shape), rate)
+
+
+@pytest.mark.slow
+def test_the_tutorial_plugin_installs_and_pretrains_on_a_folder_of_wav_files(tmp_path):
+    package = shutil.copytree(TUTORIAL, tmp_path / "jepa-audio", ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"))
+    python = pip_install_elsewhere(tmp_path / "venv", package)
+    write_wavs(tmp_path / "wavs")
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        command = [str(python), "-m", "jepa_platform.cli", *args]
+        return subprocess.run(command, capture_output=True, text=True, env=cli_env(), timeout=300)
+
+    out = tmp_path / "run"
+    run = cli("pretrain", "--domain", "audio", "--data", str(tmp_path / "wavs"), "--out", str(out),
+              "--trainer.max_steps", "2", "--trainer.batch_size", "8", "--trainer.num_workers", "0",
+              "--model.preset", "vit_tiny", "--model.depth", "1", "--model.predictor_depth", "1")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "16 files (8 at 8000 Hz x 2 channels, 8 at 16000 Hz x 1 channels), mixed to mono at 16000 Hz: 16 clips" in run.stdout + run.stderr
+    assert "Pretraining finished after 2 steps" in run.stdout and (out / "checkpoints" / "last.ckpt").is_file()
+
+    short = cli("pretrain", "--domain", "audio", "--data.clip_seconds", "0.05", "--print-config")
+    assert short.returncode == 2
+    assert "data.clip_seconds 0.05 gives 6 spectrogram frames (data.hop_ms 10.0), fewer than one patch" in short.stderr
