@@ -3,6 +3,7 @@ seeded, inside its configured sizes and covering every position; plus the ``mask
 
 from __future__ import annotations
 
+import io
 import math
 import re
 
@@ -24,7 +25,17 @@ from jepa_platform.masking import (
     TubeMaskingConfig,
     build_masking,
 )
-from jepa_platform.masking.plot import ROLE_COLOURS, draw_masks, png_bytes
+from jepa_platform.masking.plot import (
+    INVALID,
+    INVALID_LABEL,
+    NEITHER_LABEL,
+    ROLE_COLOURS,
+    draw_masks,
+    mask_usage,
+    png_bytes,
+    token_roles,
+    usage_warning,
+)
 from matplotlib.image import imread
 
 from tests.helpers import run_cli
@@ -562,7 +573,7 @@ def test_masks_command_writes_a_png(tmp_path):
         "--masking.strategy", "future_chunks", "--masking.num_chunks", "1",
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "Wrote 3 samples of future_chunks masks" in result.stdout
+    assert re.search(r"Wrote 3 samples of a batch of \d+ future_chunks masks", result.stdout)
     image = imread(out)
     assert out.stat().st_size > 1000 and image.ndim == 3 and image.shape[2] in (3, 4) and min(image.shape[:2]) > 50
 
@@ -580,3 +591,32 @@ def test_masks_command_errors_are_clear(tmp_path, capsys):
     multiblock = ("--masking.strategy", "multiblock")
     assert "needs a 2-D grid" in error("--domain", "ecg", "--out", str(tmp_path / "m.png"), *multiblock)
     assert not list(tmp_path.glob("*.png"))
+
+
+def test_invalid_tokens_are_drawn_in_their_own_colour_and_named_on_the_legend(tmp_path):
+    grid = TokenGrid((6, 8), axis_names=("row", "column"))
+    valid = torch.ones(2, 48, dtype=torch.bool)
+    valid[:, :8] = False  # the first row never holds input
+    masks = build_masking(MultiBlockMaskingConfig(min_context=4)).sample(grid, 2, torch.Generator().manual_seed(0), valid)
+    roles = token_roles(masks, grid.num_tokens, valid)
+    assert (roles[:, :8] == INVALID).all() and (roles[:, 8:] != INVALID).all()
+    figure = draw_masks(masks, grid, valid)
+    labels = [text.get_text() for text in figure.legends[0].get_texts()]
+    assert INVALID_LABEL in labels and NEITHER_LABEL in labels
+    assert [(axes.get_ylabel(), axes.get_xlabel()) for axes in figure.axes] == [("row", "column")] * 2
+    image = imread(io.BytesIO(png_bytes(figure)))
+    grey = np.array([int(ROLE_COLOURS[INVALID][i : i + 2], 16) / 255 for i in (1, 3, 5)])
+    assert (np.abs(image[..., :3] - grey).max(axis=-1) < 0.02).sum() > 50, "invalid colour is drawn"
+
+
+def test_a_strategy_that_leaves_most_of_the_grid_unused_is_warned_about():
+    generator = torch.Generator().manual_seed(0)
+    strip = TokenGrid((8, 25))
+    masks = build_masking(MultiBlockMaskingConfig()).sample(strip, 32, generator)
+    usage = mask_usage(masks, strip.num_tokens)
+    assert usage.valid == 200 and usage.context + usage.targets + usage.neither == pytest.approx(200)
+    assert usage.context < 32 and usage.neither > 2 * usage.context  # the square context block covers at most 8 x 8
+    warning = usage_warning(usage, "multiblock")
+    assert warning is not None and warning.startswith(f"warning: multiblock masks keep {usage.context:.0f} of 200")
+    square = TokenGrid((14, 14))
+    assert usage_warning(mask_usage(build_masking(MultiBlockMaskingConfig()).sample(square, 32, generator), 196), "") is None

@@ -36,9 +36,6 @@ def test_a_scaffolded_plugin_installs_lists_pretrains_and_passes_its_tests(tmp_p
     assert pretrained.returncode == 0, pretrained.stderr[-3000:]
     assert "Pretraining finished after 2 steps" in pretrained.stdout and (out / "checkpoints" / "last.ckpt").is_file()
 
-    short = run("-m", "jepa_platform.cli", "pretrain", "--domain", "scaffolded", "--data.length", "8", "--print-config")
-    assert short.returncode == 2 and "data.length 8 holds fewer than the 2 patches of data.patch 16" in short.stderr
-
     tested = run("-m", "pytest", "-q", "-p", "no:cacheprovider", "tests", cwd=folder)
     assert tested.returncode == 0, tested.stdout[-3000:]
     assert "4 passed" in tested.stdout

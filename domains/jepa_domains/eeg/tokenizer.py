@@ -46,6 +46,12 @@ class EEGTubeletTokenizer(Tokenizer):
         cells[:, self.cell.to(present.device)] = present
         return cells.unsqueeze(1).expand(-1, self.frames, -1).reshape(present.shape[0], -1)
 
+    def static_valid_mask(self) -> torch.Tensor:
+        """The cells holding one of the input channels' electrodes, in every frame; the others are never valid."""
+        cells = torch.zeros(GRID_SIZE * GRID_SIZE, dtype=torch.bool)
+        cells[self.cell.cpu()] = True
+        return cells.repeat(self.frames)
+
     def forward(self, batch: dict[str, Any]) -> TokenBatch:
         signal = batch["signal"].to(self.proj.weight.dtype)
         b, c, _ = signal.shape

@@ -90,6 +90,12 @@ class Tokenizer(nn.Module, ABC):
         """``B × N`` bool validity of the tokens, from the raw batch alone; ``None`` when all are valid."""
         return None
 
+    def static_valid_mask(self) -> torch.Tensor | None:
+        """``N`` bool: the tokens that can be valid at all, whatever the sample (``False`` e.g. for grid cells that
+        no input ever fills); ``None`` when every token can be. :meth:`valid_mask` is ``False`` wherever this is;
+        ``jepa-platform masks`` draws these tokens invalid, as training never masks them."""
+        return None
+
     @abstractmethod
     def forward(self, batch: Any) -> TokenBatch:
         """Tokenize a collated batch of samples."""

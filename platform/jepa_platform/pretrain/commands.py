@@ -177,8 +177,8 @@ def run_masks(args: argparse.Namespace, extra: list[str]) -> int:
     import torch
 
     from ..domain import load_domain
-    from ..masking import build_masking
-    from ..masking.plot import draw_masks, png_bytes
+    from ..masking import Masks, build_masking
+    from ..masking.plot import draw_masks, mask_usage, png_bytes, sample_masks, usage_warning
     from ..runs.atomic import atomic_write_bytes
     from .config import resolve_recipe
 
@@ -192,16 +192,26 @@ def run_masks(args: argparse.Namespace, extra: list[str]) -> int:
     if not folder.is_dir():
         raise JepaError(f"--out {args.out}: {folder} is a file, not a folder")
     recipe = resolve_recipe(args.domain, args.recipe, command_overrides(extra, data=args.data))
-    grid = load_domain(recipe.domain).build_tokenizer(recipe.data, recipe.model.embed_dim).grid
+    tokenizer = load_domain(recipe.domain).build_tokenizer(recipe.data, recipe.model.embed_dim)
+    grid, strategy = tokenizer.grid, recipe.masking.strategy
     generator = torch.Generator().manual_seed(args.seed)
-    masks = build_masking(recipe.masking).sample(grid, args.count, generator)
-    title = f"{recipe.domain}: {recipe.masking.strategy} masks on the token grid {' x '.join(map(str, grid.shape))}"
+    batch_size = max(args.count, recipe.trainer.batch_size)  # drawn per batch, as in training (cut to its fewest)
+    masks, valid = sample_masks(build_masking(recipe.masking), tokenizer, batch_size, generator)
+    shown = Masks(masks.context[: args.count], masks.targets[: args.count])
+    shown_valid = None if valid is None else valid[: args.count]
+    title = f"{recipe.domain}: {strategy} masks on the token grid {' x '.join(map(str, grid.shape))}"
     try:
-        atomic_write_bytes(args.out, png_bytes(draw_masks(masks, grid, title=title)))
+        atomic_write_bytes(args.out, png_bytes(draw_masks(shown, grid, shown_valid, title=title)))
     except OSError as exc:
         raise JepaError(f"cannot write --out {args.out}: {exc.strerror or exc}") from None
-    print(f"Wrote {args.count} samples of {recipe.masking.strategy} masks ({masks.context.shape[1]} context tokens, "
-          f"{masks.num_targets} x {masks.targets.shape[2]} target tokens of {grid.num_tokens}) to {args.out}")
+    usage = mask_usage(masks, grid.num_tokens, valid)
+    invalid = f", {grid.num_tokens - usage.valid:.0f} never valid" if valid is not None else ""
+    print(f"Wrote {args.count} samples of a batch of {batch_size} {strategy} masks to {args.out}: of "
+          f"{grid.num_tokens} tokens{invalid}, {usage.context:.0f} context, {usage.targets:.0f} target "
+          f"({masks.num_targets} blocks), {usage.neither:.0f} neither (mean over the batch)")
+    warning = usage_warning(usage, strategy)
+    if warning:
+        print(warning)
     return 0
 
 

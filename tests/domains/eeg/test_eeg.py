@@ -16,7 +16,10 @@ from jepa_domains.eeg.demo import write_demo
 from jepa_domains.eeg.preprocess import filter_resample, windows
 from jepa_domains.eeg.readers import NoChannels, find_recordings, read_recording
 from jepa_domains.eeg.tokenizer import EEGTubeletTokenizer
+from jepa_platform.cli import main
 from jepa_platform.errors import JepaError
+from jepa_platform.masking import TubeMaskingConfig, build_masking
+from jepa_platform.masking.plot import INVALID, sample_masks, token_roles
 
 from tests.helpers import run_cli
 
@@ -239,3 +242,17 @@ def test_reader_on_outside_bdf_without_eeg_channels(tmp_path: Path) -> None:
     (tmp_path / "b" / source.name).symlink_to(source)
     with pytest.warns(UserWarning, match="skipped 1 of 2 recordings"):
         assert len(load_windows(find_recordings(tmp_path), FAST)) == 5
+
+
+def test_masks_are_drawn_as_in_training_never_on_the_cells_without_an_electrode(tmp_path, capsys) -> None:
+    tokenizer = EEGTubeletTokenizer(CHANNELS_1020, 500, 100, 8)
+    static = tokenizer.static_valid_mask()
+    empty = [cell for cell in range(25) if not static[cell]]
+    assert len(empty) == 6 and static.reshape(5, 25).eq(static[:25]).all()
+    strategy = build_masking(TubeMaskingConfig(min_context=8))
+    masks, valid = sample_masks(strategy, tokenizer, 6, torch.Generator().manual_seed(0))
+    roles = token_roles(masks, 125, valid).reshape(6, 5, 25)
+    assert (roles[:, :, empty] == INVALID).all() and (roles[:, :, static[:25]] != INVALID).all()
+
+    assert main(["masks", "--domain", "eeg", "--out", str(tmp_path / "m.png")]) == 0
+    assert "of 125 tokens, 30 never valid" in capsys.readouterr().out

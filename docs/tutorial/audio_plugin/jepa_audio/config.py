@@ -14,7 +14,7 @@ class AudioData(DataConfig):
     n_mels: PositiveInt = 64
     hop_ms: float = Field(default=10.0, gt=0)
     win_ms: float = Field(default=25.0, gt=0)
-    mels_per_patch: PositiveInt = Field(default=16, validate_default=True)
+    mels_per_patch: PositiveInt = Field(default=8, validate_default=True)
     frames_per_patch: PositiveInt = Field(default=10, validate_default=True)
     val_percent: float = Field(default=10.0, ge=0, lt=100)
     """Share of the files held out for validation, by a hash of the file name."""
