@@ -18,7 +18,8 @@ def test_a_scaffolded_plugin_installs_lists_pretrains_and_passes_its_tests(tmp_p
     assert f"pip install -e {folder}" in made.stdout
 
     again = run_cli("new-domain", "scaffolded", "--out", str(tmp_path))
-    assert again.returncode == 2 and again.stderr == f"error: new-domain: {folder} already exists; remove it or choose another --out\n"
+    refused = f"error: new-domain: {folder} already exists; remove it or choose another --out\n"
+    assert again.returncode == 2 and again.stderr == refused
 
     python = pip_install_elsewhere(tmp_path / "venv", folder)
 

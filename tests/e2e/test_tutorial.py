@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import soundfile
 from jepa_platform.domain import JepaError, registry
+from jepa_platform.pretrain.config import resolve_recipe
 from jepa_platform.testing import check_domain
 
 from tests.helpers import ROOT, cli_env, pip_install_elsewhere
@@ -33,7 +34,8 @@ def test_the_docs_show_the_tutorial_code_as_it_is():
 @pytest.fixture
 def audio_domain(monkeypatch):
     monkeypatch.syspath_prepend(str(TUTORIAL))
-    found = {**registry.domain_entry_points(), "audio": EntryPoint("audio", "jepa_audio:plugin", registry.ENTRY_POINT_GROUP)}
+    audio = EntryPoint("audio", "jepa_audio:plugin", registry.ENTRY_POINT_GROUP)
+    found = {**registry.domain_entry_points(), "audio": audio}
     monkeypatch.setattr(registry, "domain_entry_points", lambda: found)
 
 
@@ -41,6 +43,10 @@ def test_the_tutorial_plugin_keeps_the_contract(audio_domain, tmp_path):
     check_domain("audio", {"data": {"demo_files_per_class": 2}})
     from jepa_audio.config import AudioData
     from jepa_audio.dataset import load_splits
+
+    too_short = "'data.frames_per_patch': data.clip_seconds 0.05 gives 6 spectrogram frames (data.hop_ms 10.0)"
+    with pytest.raises(JepaError, match=re.escape(too_short)):
+        resolve_recipe("audio", overrides={"data": {"clip_seconds": 0.05}})
 
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "broken.wav").write_bytes(b"RIFF\x00\x00")
@@ -61,7 +67,8 @@ def write_wavs(folder: Path) -> None:
 
 @pytest.mark.slow
 def test_the_tutorial_plugin_installs_and_pretrains_on_a_folder_of_wav_files(tmp_path):
-    package = shutil.copytree(TUTORIAL, tmp_path / "jepa-audio", ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"))
+    ignored = shutil.ignore_patterns("*.egg-info", "__pycache__")
+    package = shutil.copytree(TUTORIAL, tmp_path / "jepa-audio", ignore=ignored)
     python = pip_install_elsewhere(tmp_path / "venv", package)
     write_wavs(tmp_path / "wavs")
 
@@ -74,9 +81,6 @@ def test_the_tutorial_plugin_installs_and_pretrains_on_a_folder_of_wav_files(tmp
               "--trainer.max_steps", "2", "--trainer.batch_size", "8", "--trainer.num_workers", "0",
               "--model.preset", "vit_tiny", "--model.depth", "1", "--model.predictor_depth", "1")
     assert run.returncode == 0, run.stderr[-3000:]
-    assert "16 files (8 at 8000 Hz x 2 channels, 8 at 16000 Hz x 1 channels), mixed to mono at 16000 Hz: 16 clips" in run.stdout + run.stderr
+    read = "16 files (8 of 2 channel(s) at 8000 Hz, 8 of 1 channel(s) at 16000 Hz), mixed to mono at 16000 Hz: 16 clips"
+    assert read in run.stdout + run.stderr
     assert "Pretraining finished after 2 steps" in run.stdout and (out / "checkpoints" / "last.ckpt").is_file()
-
-    short = cli("pretrain", "--domain", "audio", "--data.clip_seconds", "0.05", "--print-config")
-    assert short.returncode == 2
-    assert "data.clip_seconds 0.05 gives 6 spectrogram frames (data.hop_ms 10.0), fewer than one patch" in short.stderr

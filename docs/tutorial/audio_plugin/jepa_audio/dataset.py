@@ -42,7 +42,7 @@ def load_splits(root: Path, data: AudioData) -> DatasetSplits:
     clips, labels, held = np.concatenate(clips), np.concatenate(labels), np.concatenate(held)
     if not len(clips):
         raise JepaError(f"{root}: every file is shorter than one clip of data.clip_seconds {data.clip_seconds}")
-    read = ", ".join(f"{n} at {rate} Hz x {ch} channels" for (rate, ch), n in sorted(rates.items()))
+    read = ", ".join(f"{n} of {ch} channel(s) at {rate} Hz" for (rate, ch), n in sorted(rates.items()))
     note = f"{len(files)} files ({read}), mixed to mono at {data.sample_rate} Hz: {len(clips)} clips"
     return DatasetSplits(
         train=ClipDataset(clips[~held], labels[~held]),
