@@ -18,6 +18,7 @@ def test_a_new_plugin_keeps_the_contract_on_each_geometry(geometry, tmp_path, mo
     folder = write_plugin(name, tmp_path, geometry)
     assert folder == tmp_path / f"jepa-new-{geometry}"
     assert f'{name} = "jepa_{name}:plugin"' in (folder / "pyproject.toml").read_text()
+    assert f"domain: {name}\n" in (folder / "recipes" / "classify.yaml").read_text()
     assert not list(folder.rglob("*.tmpl")) and "{{" not in "".join(p.read_text() for p in folder.rglob("*.py"))
     monkeypatch.syspath_prepend(str(folder))
     entry = EntryPoint(name, f"jepa_{name}:plugin", registry.ENTRY_POINT_GROUP)
