@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+import torch
 from jepa_platform.domain import JepaError, registry
 from jepa_platform.pretrain.config import resolve_recipe
 from jepa_platform.testing import check_domain
@@ -47,6 +48,11 @@ def test_the_tutorial_plugin_keeps_the_contract(audio_domain, tmp_path):
     too_short = "'data.frames_per_patch': data.clip_seconds 0.05 gives 6 spectrogram frames (data.hop_ms 10.0)"
     with pytest.raises(JepaError, match=re.escape(too_short)):
         resolve_recipe("audio", overrides={"data": {"clip_seconds": 0.05}})
+
+    tokenizer = registry.load_domain("audio").build_tokenizer(AudioData(), 16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # as under trainer.precision bf16-mixed
+        tokens = tokenizer({"waveform": torch.randn(2, 16000)}).tokens
+    assert tokens.shape == (2, 80, 16) and tokens.dtype == torch.bfloat16 and torch.isfinite(tokens).all()
 
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "broken.wav").write_bytes(b"RIFF\x00\x00")
