@@ -18,8 +18,8 @@ import numpy as np
 
 SENSOR_HEIGHT = 1.73
 MAX_RANGE = 80.0
-ELEVATIONS = np.radians(np.linspace(-24.8, 2.0, 32))
-AZIMUTHS = np.linspace(-np.pi, np.pi, 1024, endpoint=False)
+ELEVATIONS = (-24.8, 2.0)
+"""The lowest and highest beam, in degrees (Velodyne HDL-64E)."""
 # KITTI's calibration of frame 000000 (training/calib/000000.txt).
 P2 = np.array([[721.5377, 0.0, 609.5593, 44.85728], [0.0, 721.5377, 172.854, 0.2163791], [0.0, 0.0, 1.0, 0.002745884]])
 R0_RECT = np.array([[0.9999239, 0.00983776, -0.007445048], [-0.009869795, 0.9999421, -0.004278459],
@@ -93,11 +93,17 @@ def cast(boxes: np.ndarray, directions: np.ndarray) -> tuple[np.ndarray, np.ndar
     return np.where(on_box, box_distance, ground), np.where(on_box, nearest, -1)
 
 
-def sweep(names: list[str], boxes: np.ndarray, scenery: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """``N × 4`` float32 points (x, y, z, reflectance) of one sweep over the objects and scenery."""
-    elevation, azimuth = np.meshgrid(ELEVATIONS, AZIMUTHS, indexing="ij")
+def sweep(
+    names: list[str], boxes: np.ndarray, scenery: np.ndarray, rng: np.random.Generator,
+    beams: int = 32, azimuths: int = 1024,
+) -> np.ndarray:
+    """``N × 4`` float32 points (x, y, z, reflectance) of one sweep over the objects and scenery, by a sensor of
+    ``beams`` elevations over the range of :data:`ELEVATIONS` and ``azimuths`` steps a turn."""
+    elevations = np.radians(np.linspace(*ELEVATIONS, beams))
+    turn = np.linspace(-np.pi, np.pi, azimuths, endpoint=False)
+    elevation, azimuth = np.meshgrid(elevations, turn, indexing="ij")
     elevation = elevation.ravel() + rng.normal(0, 0.001, elevation.size)
-    azimuth = azimuth.ravel() + rng.uniform(0, AZIMUTHS[1] - AZIMUTHS[0])
+    azimuth = azimuth.ravel() + rng.uniform(0, turn[1] - turn[0])
     directions = np.stack([np.cos(elevation) * np.cos(azimuth), np.cos(elevation) * np.sin(azimuth),
                            np.sin(elevation)], axis=1)
     every = np.concatenate([boxes, scenery])
