@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from jepa_platform.domain import DatasetSplits, DomainPlugin, PreparedSamples, PrepareSource
+from jepa_platform.domain import DatasetSplits, DomainPlugin, DownstreamTask, PreparedSamples, PrepareSource
 
 from .config import LidarDataConfig, LidarTaskConfig
 
@@ -79,6 +79,12 @@ class LidarDomain(DomainPlugin[LidarDataConfig, LidarTaskConfig]):
         return data.model_dump(
             mode="json", exclude={"path", "token_cells", "encoder", "channels", "empty_target_weight", "demo_frames"}
         )
+
+    def downstream_task(self, root: Path, data: LidarDataConfig, task: LidarTaskConfig) -> DownstreamTask:
+        """Per BEV token cell, background or the class of the ``label_2`` boxes covering most of it."""
+        from .task import build_task
+
+        return build_task(root, data, task)
 
 
 plugin = LidarDomain()
