@@ -60,7 +60,8 @@ def voxel_rows(points: np.ndarray, rounds: int) -> list[tuple[str, int, float, f
 def encoder_times(sweeps: list[np.ndarray], rounds: int) -> dict[str, float]:
     """Median seconds of a forward and backward pass of each BEV encoder on the voxelized ``sweeps``."""
     data = LidarDataConfig(voxel_size=(0.4, 0.4, 0.5), max_voxels=40000, token_cells=8, channels=32)
-    frames = [voxelize(s, data.point_range, data.voxel_size, data.max_points_per_voxel, data.max_voxels) for s in sweeps]
+    settings = (data.point_range, data.voxel_size, data.max_points_per_voxel, data.max_voxels)
+    frames = [voxelize(points, *settings) for points in sweeps]
     batch = {"voxels": torch.from_numpy(np.stack([f.features for f in frames])),
              "coords": torch.from_numpy(np.stack([f.coords for f in frames])),
              "count": torch.tensor([f.count for f in frames])}

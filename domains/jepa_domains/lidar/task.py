@@ -1,9 +1,10 @@
 """The BEV object task: per token cell, background or the class of the ``label_2`` boxes covering most of it.
 
-Each token covers ``token_cells × token_cells`` BEV cells; ``SAMPLES²`` points
-spread evenly over it are tested against the frame's boxes (in the sensor
-frame, from ``label_2`` through ``calib``); the class holding the most of them
-labels the token, background when none does. Metrics: per-class IoU and AP
+Each token covers ``token_cells × token_cells`` BEV cells; up to ``SAMPLES²`` points
+spread evenly over it, and the centre of each box, are tested against the frame's
+boxes (in the sensor frame, from ``label_2`` through ``calib``); the class holding
+the most of them labels the token, background when none does (so an object smaller
+than the sample spacing still labels the token of its centre). Metrics: per-class IoU and AP
 of the cell predictions, their means over the object classes.
 """
 
@@ -18,8 +19,8 @@ from .config import LidarDataConfig, LidarTaskConfig
 from .dataset import VoxelDataset, load_frames
 from .readers import Boxes
 
-SAMPLES = 4
-"""Test points per token side."""
+SAMPLES = 8
+"""Test points per token side, at most (one per BEV cell when tokens are smaller)."""
 
 
 def token_labels(boxes: Boxes, data: LidarDataConfig) -> np.ndarray:
@@ -27,7 +28,8 @@ def token_labels(boxes: Boxes, data: LidarDataConfig) -> np.ndarray:
     h, w = data.token_grid
     x0, y0 = data.point_range[:2]
     side = data.token_cells * np.asarray(data.voxel_size[:2])
-    offsets = (np.arange(SAMPLES) + 0.5) / SAMPLES
+    samples = min(SAMPLES, data.token_cells)
+    offsets = (np.arange(samples) + 0.5) / samples
     xs = x0 + (np.arange(w)[:, None] + offsets).ravel() * side[0]
     ys = y0 + (np.arange(h)[:, None] + offsets).ravel() * side[1]
     py, px = (grid.ravel() for grid in np.meshgrid(ys, xs, indexing="ij"))  # row-major over (y, x)
@@ -43,6 +45,9 @@ def token_labels(boxes: Boxes, data: LidarDataConfig) -> np.ndarray:
         inside = (np.abs(along) <= sizes[:, 0] / 2) & (np.abs(across) <= sizes[:, 1] / 2)
         hit_point, hit_box = np.nonzero(inside)
         np.add.at(counts, (token[hit_point], classes[hit_box]), 1)
+        column, row = np.floor((centres[:, 0] - x0) / side[0]), np.floor((centres[:, 1] - y0) / side[1])
+        seen = (column >= 0) & (column < w) & (row >= 0) & (row < h)
+        np.add.at(counts, ((row * w + column)[seen].astype(np.int64), classes[seen]), 1)
     counts[:, 0] = 0.5  # a token with no object sample stays background
     return counts.argmax(axis=1).astype(np.int64)
 
