@@ -31,7 +31,7 @@ class LidarDomain(DomainPlugin[LidarDataConfig, LidarTaskConfig]):
                 "strategy": "multiblock", "num_blocks": 4, "target_scale": [0.1, 0.15], "context_scale": [0.85, 1.0],
             },
             "objective": {"ema_momentum": [0.996, 1.0]},
-            "trainer": {"batch_size": 16},
+            "trainer": {"batch_size": 16, "val_every_n_steps": 100},
         }
 
     def demo_recipe(self) -> dict[str, Any]:
@@ -39,7 +39,7 @@ class LidarDomain(DomainPlugin[LidarDataConfig, LidarTaskConfig]):
         # the sweeps validate, so the online probe of the scene labels has enough frames of each kind.
         return {
             "masking": {"min_context": 4},
-            "trainer": {"batch_size": 16},
+            "trainer": {"batch_size": 16, "val_every_n_steps": 100},
             "data": {
                 "point_range": [0.0, -24.0, -3.0, 48.0, 24.0, 1.0], "voxel_size": [0.5, 0.5, 4.0],
                 "max_points_per_voxel": 16, "max_voxels": 4000, "token_cells": 8, "encoder": "pillars",
