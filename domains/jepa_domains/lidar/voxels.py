@@ -60,9 +60,10 @@ def voxelize(
     keys, kept = keys[order], kept[order]
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
     unique, totals = keys[starts], np.diff(np.r_[starts, len(keys)])
-    use = np.arange(len(keys)) - np.repeat(starts, totals) < max_points
+    voxel = np.repeat(np.arange(len(unique)), totals)
+    use = np.arange(len(keys)) - starts[voxel] < max_points
     counts = np.minimum(totals, max_points)
-    sums = np.add.reduceat(kept[use].astype(np.float64), np.r_[0, np.cumsum(counts)[:-1]], axis=0)
+    sums = np.stack([np.bincount(voxel[use], kept[use, c], len(unique)) for c in range(4)], axis=1)
     means = sums / counts[:, None]
     chosen = np.arange(len(unique)) if len(unique) <= max_voxels else np.sort(
         np.argsort(-counts, kind="stable")[:max_voxels]  # most points first, then grid order
