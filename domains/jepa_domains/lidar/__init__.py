@@ -47,6 +47,15 @@ class LidarDomain(DomainPlugin[LidarDataConfig, LidarTaskConfig]):
             },
         }
 
+    def resolve_data(self, data: LidarDataConfig, cache_dir: Path) -> LidarDataConfig:
+        """``data`` with ``encoder: auto`` made ``sparse`` when spconv imports, else ``pillars`` (so the run's
+        recipe and checkpoint name the encoder they hold)."""
+        if data.encoder != "auto":
+            return data
+        from .tokenizer import spconv_available
+
+        return data.model_copy(update={"encoder": "sparse" if spconv_available() else "pillars"})
+
     def demo_root(self, cache_dir: Path, data: LidarDataConfig) -> Path:
         return cache_dir / "lidar" / f"kitti-demo-v1-{data.demo_frames}frames"
 
@@ -56,10 +65,9 @@ class LidarDomain(DomainPlugin[LidarDataConfig, LidarTaskConfig]):
         write_demo(root, data.demo_frames)
 
     def build_tokenizer(self, data: LidarDataConfig, embed_dim: int):
-        from .tokenizer import BEVTokenizer, spconv_available
+        from .tokenizer import BEVTokenizer
 
-        sparse = data.encoder == "sparse" or (data.encoder == "auto" and spconv_available())
-        return BEVTokenizer(data, embed_dim, sparse=sparse)
+        return BEVTokenizer(data, embed_dim, sparse=self.resolve_data(data, Path()).encoder == "sparse")
 
     def build_datasets(self, root: Path, data: LidarDataConfig) -> DatasetSplits:
         from .dataset import load_splits

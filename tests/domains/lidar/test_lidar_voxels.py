@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from jepa_domains.lidar.config import LidarDataConfig
 from jepa_domains.lidar.tokenizer import BEVTokenizer
@@ -57,3 +58,22 @@ def test_empty_cells_take_the_learned_empty_token_and_a_lower_weight() -> None:
     assert torch.equal(tokens[~occupied], tokenizer.empty.expand(14, -1))
     assert not torch.allclose(tokens[0], tokenizer.empty)
     assert tokenizer.target_weights(batch)[0].tolist() == [1.0] + [0.25] * 14 + [1.0]
+
+
+def test_sparse_encoder_gives_the_same_token_grid_with_the_empty_token() -> None:
+    pytest.importorskip("spconv")
+    data = LidarDataConfig(point_range=RANGE, voxel_size=(0.25, 0.25, 0.5), token_cells=16, max_voxels=512,
+                           encoder="sparse", channels=8)
+    points = cloud(400, seed=2)
+    points = points[points[:, 0] < 4.0]  # the right half of the plane stays empty
+    voxels = voxelize(points, data.point_range, data.voxel_size, data.max_points_per_voxel, data.max_voxels)
+    batch = {"voxels": torch.from_numpy(voxels.features)[None], "coords": torch.from_numpy(voxels.coords)[None],
+             "count": torch.tensor([voxels.count])}
+    tokenizer = BEVTokenizer(data, embed_dim=16, sparse=True)
+    tokens = tokenizer(batch).tokens
+    assert tokenizer.grid.shape == (2, 2) and tokens.shape == (1, 4, 16)
+    occupied = tokenizer.occupied(batch)[0]
+    assert occupied.tolist() == [True, False, True, False]  # columns are x: x >= 4 m is empty
+    assert torch.equal(tokens[0, ~occupied], tokenizer.empty.expand(2, -1))
+    tokens.sum().backward()
+    assert tokenizer.to_tokens.weight.grad is not None
