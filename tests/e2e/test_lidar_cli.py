@@ -14,7 +14,7 @@ TINY_LIDAR = [
     "--model.preset", "vit_tiny", "--model.embed_dim", "32", "--model.depth", "1", "--model.num_heads", "2",
     "--model.predictor_dim", "16", "--model.predictor_depth", "1", "--model.predictor_heads", "2",
     "--data.demo_frames", "8", "--data.val_fraction", "0.25", "--data.channels", "8", "--masking.min_context", "2",
-    "--trainer.batch_size", "4",
+    "--trainer.batch_size", "4", "--data.encoder", "pillars",
 ]
 
 
@@ -41,7 +41,7 @@ def test_pretrain_on_unlabelled_pcd_scans_of_a_sparse_sensor(tmp_path: Path) -> 
         cloud.point.intensity = o3d.core.Tensor(rng.integers(0, 256, (600, 1)).astype(np.float32))
         o3d.t.io.write_point_cloud(str(scans / f"{k:03d}.pcd"), cloud)
     settings = ["--data.point_range", "[0, -24, -1, 48, 24, 3]", "--data.voxel_size", "[0.5, 0.5, 4.0]",
-                "--data.token_cells", "8", "--data.encoder", "pillars", "--data.max_voxels", "1000"]
+                "--data.token_cells", "8", "--data.max_voxels", "1000"]
     result = run_cli("pretrain", "--domain", "lidar", "--data", str(tmp_path / "scans"), "--max-steps", "2",
                      "--out", str(tmp_path / "run"), *TINY_LIDAR, *settings, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
