@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from tests.helpers import run_cli
+from tests.helpers import RECIPES, run_cli
 
 TINY_LIDAR = [
     "--model.preset", "vit_tiny", "--model.embed_dim", "32", "--model.depth", "1", "--model.num_heads", "2",
@@ -27,6 +28,13 @@ def test_pretrain_on_the_demo_sweeps_with_the_scene_probe(tmp_path: Path) -> Non
     assert "linear probe AUC" in result.stdout
     state = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)["state_dict"]
     assert state["encoder.tokenizer.empty"].shape == (32,) and "teacher.tokenizer.empty" in state
+    probe = run_cli("probe", "--recipe", str(RECIPES / "lidar" / "bev.yaml"), "--checkpoint",
+                    str(run / "checkpoints" / "last.ckpt"), "--out", str(tmp_path / "probe"), "--probe.max_epochs", "1",
+                    "--trainer.batch_size", "4", cwd=tmp_path)
+    assert probe.returncode == 0, probe.stderr[-2000:]
+    results = json.loads((tmp_path / "probe" / "results.json").read_text())
+    assert results["metric"] == "mean_iou" and results["examples"]["test"] == 2
+    assert {"iou/Car", "ap/Car", "mean_ap"} <= set(results["test"]) and 0 <= results["value"] <= 1
 
 
 @pytest.mark.slow
