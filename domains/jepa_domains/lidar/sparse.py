@@ -51,7 +51,7 @@ class SparseBEVEncoder(nn.Module):
         self.out_channels = channels * depth
 
     def forward(self, voxels: torch.Tensor, coords: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-        """Features ``B × M × F`` and coords ``B × M × 3`` (z, y, x) of the ``rows`` voxels -> ``B × C·Z' × H' × W'``."""
+        """``B × M × F`` features, coords ``B × M × 3`` (z, y, x) of the ``rows`` voxels -> ``B × C·Z' × H' × W'``."""
         import spconv.pytorch as spconv
 
         batch = torch.nonzero(rows)[:, 0:1].int()
