@@ -118,6 +118,14 @@ def check_selection(out: str, tmp_path: Path) -> None:
         assert re.search(rf"\| {criterion} \| ([+-][01]\.\d\d|n/a) \| ([+-][01]\.\d\d|n/a) \|", out), criterion
 
 
+def check_voxelize(out: str, tmp_path: Path) -> None:
+    for setting in ("KITTI voxels 0.05 × 0.05 × 0.1 m, 5 points", "demo pillars 0.5 × 0.5 × 4 m, 16 points"):
+        row = rf"\| {re.escape(setting)} \| ([\d,]+) \| ([\d,]+) \| ([\d,]+) \| \d+× \|"
+        assert min(numbers(row, out)) > 0  # occupied voxels, vectorized and loop points/s
+        assert numbers(rf"{re.escape(setting)}: speed-up ([\d.]+)×", out)[0] > 0
+    assert numbers(r"\| dense pillars \(z folded into channels\) \| ([\d.]+) \|", out)[0] > 0
+
+
 @dataclass(frozen=True)
 class Smoke:
     """A benchmark script, its tiny command line (built in the test's folder) and what its output must show."""
@@ -148,6 +156,9 @@ SMOKES = [
         "--rounds", "1", "--batch-size", "8", "--step-batch-size", "2", "--step-repeats", "1", "--threads", "1",
     ], check_masking),
     Smoke("sar_kshot.py", sar_kshot_args, check_sar_kshot),
+    Smoke("voxelize.py", lambda tmp, env: [
+        "--rounds", "1", "--azimuths", "64", "--batch-size", "1", "--threads", "1",
+    ], check_voxelize),
     Smoke("tabular_compare.py", lambda tmp, env: [
         "--tables", "wine", "--seeds", "0", "--steps", "2", "--depth", "1", "--epochs", "1", "--head", "linear",
     ], check_tabular_compare),

@@ -62,11 +62,14 @@ class LabelSpec:
         multilabel: ``True``: labels are float multi-hot vectors; ``False``: int64 class indices.
         regression: ``True``: labels are float values in their own units (a scalar for one
             target, a vector for several); ``multilabel`` is then ``False``.
+        per_token: ``True``: a dense task, labels are ``N`` int64 class indices, one per token of the
+            tokenizer's grid (``-1``: not scored); ``multilabel`` and ``regression`` are then ``False``.
     """
 
     names: tuple[str, ...]
     multilabel: bool
     regression: bool = False
+    per_token: bool = False
 
 
 @dataclass
@@ -147,7 +150,7 @@ class TaskConfig(Section):
     """Which of the domain's labelled tasks (e.g. a PTB-XL label set)."""
 
 
-Metric = Literal["macro_auc", "accuracy", "balanced_accuracy", "macro_f1", "rmse", "mae", "r2"]
+Metric = Literal["macro_auc", "accuracy", "balanced_accuracy", "macro_f1", "rmse", "mae", "r2", "mean_iou", "mean_ap"]
 
 
 @dataclass

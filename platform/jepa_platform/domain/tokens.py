@@ -96,6 +96,14 @@ class Tokenizer(nn.Module, ABC):
         ``jepa-platform masks`` draws these tokens invalid, as training never masks them."""
         return None
 
+    def target_weights(self, batch: Any) -> torch.Tensor | None:
+        """``B × N`` loss weights of the tokens as prediction targets, on the batch's device; ``None``: all equal.
+
+        The prediction loss is then the weighted mean over target tokens (e.g. LiDAR's empty BEV cells
+        weighted below occupied ones).
+        """
+        return None
+
     @abstractmethod
     def forward(self, batch: Any) -> TokenBatch:
         """Tokenize a collated batch of samples."""

@@ -105,8 +105,31 @@ class AttentiveHead(nn.Module):
         return self.linear(pooled[:, 0])
 
 
-def build_head(kind: HeadKind, dim: int, outputs: int, num_heads: int) -> nn.Module:
-    """A ``linear``, ``mlp`` or ``attentive`` head mapping ``B × N × dim`` tokens to ``B × outputs`` logits."""
+class TokenHead(nn.Module):
+    """Per-token logits of a dense task: each token standardized by a BatchNorm without affine parameters (over
+    the batch's tokens), then one linear layer (``linear``) or an MLP with one GELU hidden layer (``mlp``)."""
+
+    def __init__(self, dim: int, outputs: int, mlp: bool) -> None:
+        super().__init__()
+        self.norm = nn.BatchNorm1d(dim, affine=False)
+        self.out = Mlp(dim, dim * 4, outputs) if mlp else nn.Linear(dim, outputs)
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                trunc_normal_(module.weight, std=0.02)
+                nn.init.zeros_(module.bias)
+
+    def forward(self, tokens: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
+        """``B × N × dim`` tokens -> ``B × N × outputs`` logits (``valid`` is not needed: every token is scored)."""
+        return self.out(self.norm(tokens.transpose(1, 2)).transpose(1, 2))
+
+
+def build_head(kind: HeadKind, dim: int, outputs: int, num_heads: int, per_token: bool = False) -> nn.Module:
+    """A ``linear``, ``mlp`` or ``attentive`` head mapping ``B × N × dim`` tokens to ``B × outputs`` logits;
+    ``per_token`` (dense tasks): a ``linear`` or ``mlp`` head giving ``B × N × outputs``."""
+    if per_token:
+        if kind == "attentive":
+            raise ValueError("a dense (per-token) task takes a linear or mlp head, not attentive")
+        return TokenHead(dim, outputs, mlp=kind == "mlp")
     if kind == "linear":
         return LinearHead(dim, outputs)
     if kind == "mlp":

@@ -114,6 +114,8 @@ class DownstreamModule(L.LightningModule):
             return F.mse_loss(logits.float(), self.standardized(targets))
         if self.labels.multilabel:
             return F.binary_cross_entropy_with_logits(logits.float(), targets.float())
+        if self.labels.per_token:  # B × N × C logits, B × N classes (-1: not scored)
+            return F.cross_entropy(logits.float().flatten(0, 1), targets.long().flatten(), ignore_index=-1)
         return F.cross_entropy(logits.float(), targets.long())
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
@@ -127,6 +129,8 @@ class DownstreamModule(L.LightningModule):
         if self.labels.regression:  # predictions and targets in the targets' units, B × T
             outputs = outputs * self.target_std + self.target_mean
             targets = targets.reshape(len(targets), -1).float()
+        if self.labels.per_token:  # one row per view: its tokens' logits side by side
+            outputs = outputs.flatten(1)
         self._outputs.append((outputs.cpu(), targets.cpu(), batch["group"].cpu()))
 
     def _evaluate(self, stage: str) -> Evaluation:

@@ -24,7 +24,7 @@ ROW_FILE = "result.md"
 PER_CLASS_FILE = "per_class.csv"
 COLUMNS = {
     "macro_auc": "macro AUC", "accuracy": "accuracy", "balanced_accuracy": "balanced accuracy",
-    "macro_f1": "macro F1", "rmse": "RMSE", "mae": "MAE", "r2": "R²",
+    "macro_f1": "macro F1", "rmse": "RMSE", "mae": "MAE", "r2": "R²", "mean_iou": "mean IoU", "mean_ap": "mean AP",
 }
 
 
@@ -40,10 +40,10 @@ def markdown_row(results: dict[str, Any]) -> str:
 
 
 def per_class_csv(evaluation: Evaluation) -> str:
-    """One line per class: its AUC on the test set (empty when undefined) and its positive examples."""
+    """One line per class: its AUC (dense tasks: AP) on the test set (empty when undefined) and its positives."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["class", "auc", "positives"])
+    writer.writerow(["class", evaluation.per_class_metric, "positives"])
     for name, auc in evaluation.per_class.items():
         writer.writerow([name, "" if auc is None else f"{auc:.6f}", evaluation.positives[name]])
     return buffer.getvalue()
@@ -63,7 +63,7 @@ def read_results(run: Path) -> dict[str, Any]:
 
 def shown_metrics(results: dict[str, Any]) -> list[str]:
     """The run's selection metric and its companions: accuracy and macro F1 for single-label classes, RMSE and R²."""
-    companions = ("rmse", "r2") if results.get("regression") else ("accuracy", "macro_f1")
+    companions = ("rmse", "r2") if results.get("regression") else ("accuracy", "macro_f1", "mean_iou", "mean_ap")
     test = results.get("test", {})
     return [name for name in COLUMNS if name == results["metric"] or (name in companions and name in test)]
 

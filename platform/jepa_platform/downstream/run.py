@@ -71,6 +71,9 @@ def check_metric(task: DownstreamTask) -> None:
     if regression_metric != task.labels.regression:
         kind = "regression" if task.labels.regression else "classification"
         raise JepaError(f"task '{task.name}' is a {kind} task; its metric cannot be {task.metric} (task.metric)")
+    if task.labels.per_token != (task.metric in ("mean_iou", "mean_ap")):
+        kind = "a dense (per-token)" if task.labels.per_token else "a per-example"
+        raise JepaError(f"task '{task.name}' is {kind} task; its metric cannot be {task.metric} (task.metric)")
     if task.labels.multilabel and task.metric != "macro_auc":
         raise JepaError(f"task '{task.name}' is multi-label; its metric must be macro_auc, not {task.metric}")
 
@@ -122,7 +125,7 @@ def run_downstream(recipe: DownstreamRecipe, mode: Mode, pretrained: Pretrained 
     encoder = build_encoder(plugin, model, task.data)
     if pretrained is not None:
         load_weights(encoder, pretrained)
-    head = build_head(stage.head, model.embed_dim, len(task.labels.names), model.num_heads)
+    head = build_head(stage.head, model.embed_dim, len(task.labels.names), model.num_heads, task.labels.per_token)
     if isinstance(stage, FinetuneConfig) and stage.head_from:
         load_probe_head(head, Path(stage.head_from), task, stage.head)
     module = DownstreamModule(encoder, head, task, recipe, mode, scale)

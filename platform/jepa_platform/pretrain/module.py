@@ -133,9 +133,10 @@ class JEPAModule(L.LightningModule):
             full = target = self.encoder.encode(self.encoder.embed(batch).tokens, valid=valid)
         if objective.latent:
             target = gather_tokens(target, masks.targets).transpose(0, 1)  # K × B × Nt × D
-            latent = self.loss_fn(latent_prediction.float(), target.float())
+            latent = self.target_loss(latent_prediction.float(), target.float(), batch, masks)
         if self.domain_targets is not None:
-            domain = self.loss_fn(domain_prediction.float(), self.domain_targets.targets(batch, masks))
+            domain_target = self.domain_targets.targets(batch, masks)
+            domain = self.target_loss(domain_prediction.float(), domain_target, batch, masks)
         predictive = prediction_loss(objective, latent, domain)
         domain_part = None if domain is None else domain.detach()
         if objective.kind == "ema":
@@ -144,6 +145,16 @@ class JEPAModule(L.LightningModule):
         weight = objective.sigreg.weight
         loss = (1 - weight) * predictive + weight * regularizer
         return StepResult(loss, predictive.detach(), domain_part, regularizer.detach())
+
+    def target_loss(self, prediction: torch.Tensor, target: torch.Tensor, batch: Any, masks: Masks) -> torch.Tensor:
+        """The loss of ``K × B × Nt × D`` predictions, weighted per target token by the tokenizer's
+        :meth:`~jepa_platform.domain.Tokenizer.target_weights` when it gives any."""
+        weights = self.encoder.tokenizer.target_weights(batch)
+        if weights is None:
+            return self.loss_fn(prediction, target)
+        weights = gather_tokens(weights.unsqueeze(-1).float(), masks.targets).transpose(0, 1)  # K × B × Nt × 1
+        losses = self.loss_fn(prediction, target, reduction="none").mean(dim=-1, keepdim=True)
+        return (losses * weights).sum() / weights.sum().clamp(min=1e-12)
 
     def training_step(self, inputs: tuple[Any, torch.Tensor | None, Masks], batch_idx: int) -> dict[str, Any]:
         result = self.jepa_loss(*inputs, seed=self.recipe.seed * 1_000_003 + self.global_step)
