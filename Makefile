@@ -14,7 +14,8 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@# open3d (LiDAR PCD/PLY) loads libusb-1.0: installed only as root, with apt-get, when it is missing.
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get > /dev/null && ! ldconfig -p | grep -q 'libusb-1.0.so.0'; then \
-		apt-get install -y -q libusb-1.0-0 > /dev/null || echo "could not install libusb-1.0-0: PCD/PLY scans need it"; \
+		{ apt-get install -y -q libusb-1.0-0 || { apt-get update -q && apt-get install -y -q libusb-1.0-0; }; } > /dev/null 2>&1 \
+			|| echo "could not install libusb-1.0-0: PCD/PLY scans need it"; \
 	fi
 	$(PIP_INSTALL) --editable '.[all]'
 	@# Byte-compile once in parallel: imports stay fast even where PYTHONDONTWRITEBYTECODE is set.
