@@ -141,7 +141,7 @@ def main() -> None:
     parser.add_argument("--train-stride", type=int, default=4, help="training examples every this many steps")
     parser.add_argument("--episodes", type=int, default=10, help="closed-loop episodes per seed and method")
     parser.add_argument("--demo-episodes", type=int, default=60, help="demonstrations in the demo file")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (more slow it down on a shared CPU)")
     args = parser.parse_args()
 
     import torch
