@@ -12,6 +12,7 @@ SMALL_DEMOS = {
     "eeg": {"data": {"demo_patients": 4}},
     "sar": {"data": {"demo_per_class": 4, "size": 32, "patch": 8, "radii": [1, 3]}, "masking": {"min_context": 2}},
     "tabular": {"data": {"demo_table": "wine"}},
+    "action": {"data": {"demo_episodes": 10}},
 }
 
 
