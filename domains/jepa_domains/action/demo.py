@@ -1,7 +1,8 @@
 """Demo data: a scripted expert swinging up gymnasium's ``Pendulum-v1``, written in the robomimic layout.
 
-The expert pumps energy into the pendulum with the largest torque (the sign of
-the velocity while the energy is below the upright's) and balances it with a
+The expert pumps energy into the pendulum with a torque proportional to the
+missing energy times the velocity (clipped to the motor's limit: a policy that
+is continuous in the state, so that it can be cloned) and balances it with a
 discrete LQR gain once it is near the top. Noisy demonstrations add Gaussian
 noise to every executed torque, so the recorded actions are worse than the
 expert's and the states wander. Both are deterministic from their seeds.
@@ -23,7 +24,8 @@ from jepa_platform.domain import JepaError
 ENV_ID = "Pendulum-v1"
 STEPS = 200
 MAX_TORQUE = 2.0
-NOISE = 2.0
+NOISE = 1.0
+PUMP_GAIN = 2.0
 DEMO_KEYS = ("angle", "velocity")
 """The demo's observation keys: ``cos θ, sin θ`` and ``θ̇``, the columns of ``Pendulum-v1``'s observation in order."""
 DT, GRAVITY_TERM, TORQUE_TERM = 0.05, 15.0, 3.0  # θ̈ = 3g/(2l) sin θ + 3/(m l²) u with g = 10, m = l = 1
@@ -57,7 +59,7 @@ def expert_action(obs: np.ndarray) -> np.ndarray:
     cos, sin, velocity = obs[:, 0], obs[:, 1], obs[:, 2]
     angle = np.arctan2(sin, cos)  # 0 is upright
     energy = velocity**2 / 6 + 5 * (cos - 1)  # kinetic + potential of the rod (I = 1/3), 0 upright at rest
-    pump = MAX_TORQUE * np.sign(velocity + 1e-6) * (energy < 0)
+    pump = -PUMP_GAIN * energy * velocity  # dE/dt = θ̇ u: push along the motion while energy is missing
     balance = -(GAIN[0] * angle + GAIN[1] * velocity)
     near_top = (cos > np.cos(0.6)) & (np.abs(velocity) < 4)
     return np.clip(np.where(near_top, balance, pump), -MAX_TORQUE, MAX_TORQUE)[:, None]

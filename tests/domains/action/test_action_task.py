@@ -33,7 +33,7 @@ def test_demo_is_robomimic_read_back_with_expert_and_noisy_labels(demo_file):
     expert = episodes.episodes[0]
     np.testing.assert_allclose(
         expert.actions, expert_action(np.concatenate([expert.observations[k] for k in DEMO_KEYS], axis=1)),
-        atol=1e-5,  # the demo computed them from float32 observations
+        atol=1e-4,  # the demo computed them in float32 from float32 observations
     )
 
 
