@@ -38,7 +38,8 @@ def test_demo_pretraining_then_behaviour_cloning_probe(tmp_path):
 
     probe = run_cli(
         "probe", "--recipe", str(RECIPES / "action" / "bc.yaml"),
-        "--checkpoint", str(out / "checkpoints" / "last.ckpt"), "--out", str(tmp_path / "probe"), "--probe.max_epochs", "1", "--task.train_stride", "50",
+        "--checkpoint", str(out / "checkpoints" / "last.ckpt"), "--out", str(tmp_path / "probe"),
+        "--probe.max_epochs", "1", "--task.train_stride", "50",
     )
     assert probe.returncode == 0, probe.stderr[-3000:]
     results = json.loads((tmp_path / "probe" / "results.json").read_text())
