@@ -13,6 +13,7 @@ SMALL_DEMOS = {
     "sar": {"data": {"demo_per_class": 4, "size": 32, "patch": 8, "radii": [1, 3]}, "masking": {"min_context": 2}},
     "tabular": {"data": {"demo_table": "wine"}},
     "lidar": {"data": {"demo_frames": 8}},
+    "action": {"data": {"demo_episodes": 10}},
 }
 
 

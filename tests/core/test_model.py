@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from jepa_platform.domain import AuxiliaryLoss
+from jepa_platform.domain.registry import load_domain
 from jepa_platform.domain.tokens import TokenGrid
 from jepa_platform.errors import JepaError
 from jepa_platform.model.posembed import PositionEmbedding, sincos_1d, sincos_grid
@@ -154,3 +156,31 @@ def test_sigreg_objective_has_no_teacher_and_trains_the_encoder_on_both_views():
     assert module.encoder.stack.blocks[0].attn.qkv.weight.grad is not None
     ema = small_module()
     assert module.flops_per_sample() > ema.flops_per_sample(), "the full-input pass also trains without a teacher"
+
+
+class SignalMeanLoss(AuxiliaryLoss):
+    """A supervised term of the kind a domain adds: regress each sample's signal mean from the context."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.head = torch.nn.Linear(dim, 1)
+
+    def forward(self, context: torch.Tensor, context_index: torch.Tensor, batch: dict) -> torch.Tensor:
+        assert context.shape[:2] == context_index.shape
+        target = batch["signal"].mean(dim=(1, 2))
+        return 0.5 * (self.head(context.mean(dim=1))[:, 0] - target).square().mean()
+
+
+def test_a_domain_auxiliary_loss_is_added_trained_and_saved(monkeypatch):
+    plugin = load_domain("ecg")
+    assert small_module().auxiliary is None  # the hook's default: no auxiliary loss
+    monkeypatch.setattr(plugin, "auxiliary_loss", lambda data, dim: SignalMeanLoss(dim))
+    module = small_module()
+    batch, valid, masks = module.prepare_batch(ecg_batch(), seed=3)
+    result = module.jepa_loss(batch, valid, masks)
+    assert result.auxiliary is not None and float(result.auxiliary) > 0
+    torch.testing.assert_close(result.loss.detach(), result.prediction + result.auxiliary)
+    result.loss.backward()
+    assert module.auxiliary.head.weight.grad.abs().sum() > 0
+    assert any(key.startswith("auxiliary.head.") for key in module.state_dict())
+    assert not any("auxiliary" in key for key in module.encoder.state_dict())  # the encoder exports without it

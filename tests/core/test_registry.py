@@ -52,4 +52,4 @@ def test_a_third_party_domain_is_listed_and_runs(installed_toy_domain, tmp_path)
     assert torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 5
 
     unknown = run_cli("pretrain", "--domain", "nope", "--print-config")
-    assert unknown.returncode == 2 and "available domains: ecg, eeg, sar, tabular, toy" in unknown.stderr
+    assert unknown.returncode == 2 and "available domains: action, ecg, eeg, lidar, sar, tabular, toy" in unknown.stderr

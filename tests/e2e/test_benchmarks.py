@@ -96,6 +96,13 @@ def check_tabular_compare(out: str, tmp_path: Path) -> None:
         assert 0 <= accuracy <= 1 and 0 <= f1 <= 1
 
 
+def check_action_closed_loop(out: str, tmp_path: Path) -> None:
+    assert "| method | return | success rate | chunk MSE, step 1 | chunk MSE, step 8 | mean chunk MSE |" in out
+    for method in ("pretrained probe", "random-init probe", "plain behaviour cloning"):
+        cells = numbers(rf"\| {method} \| (-?[\d.]+) ± [\d.]+ \| ([\d.]+) ± [\d.]+ \| ([\d.]+) ± [\d.]+ \|", out)
+        assert cells[0] < 0 and 0 <= cells[1] <= 1 and cells[2] > 0  # Pendulum rewards are never positive
+
+
 def check_quality(out: str, tmp_path: Path) -> None:
     rows = json.loads((tmp_path / "quality" / "results.json").read_text())
     assert [(row["domain"], row["objective"]) for row in rows] == [("tabular", "sigreg")]
@@ -162,6 +169,10 @@ SMOKES = [
     Smoke("tabular_compare.py", lambda tmp, env: [
         "--tables", "wine", "--seeds", "0", "--steps", "2", "--depth", "1", "--epochs", "1", "--head", "linear",
     ], check_tabular_compare),
+    Smoke("action_closed_loop.py", lambda tmp, env: [
+        "--seeds", "0", "--steps", "2", "--epochs", "1", "--episodes", "2", "--demo-episodes", "10",
+        "--train-stride", "50",
+    ], check_action_closed_loop),
     Smoke("quality.py", lambda tmp, env: [
         "--out", str(tmp / "quality"), "--domains", "tabular", "--objectives", "sigreg", "--seeds", "0",
         "--steps", "3", "--ceiling-steps", "3", "--threads", "1",

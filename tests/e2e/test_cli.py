@@ -41,7 +41,9 @@ def metric_history(out: Path, key: str) -> list[float]:
 def test_domains_list_shows_ecg():
     result = run_cli("domains", "list")
     assert result.returncode == 0
-    assert result.stdout.startswith("ecg") and "12-lead ECG" in result.stdout
+    lines = result.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == sorted(line.split()[0] for line in lines)  # listed by name
+    assert any(line.startswith("ecg ") and "12-lead ECG" in line for line in lines)
 
 
 @pytest.mark.slow

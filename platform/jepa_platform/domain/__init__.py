@@ -1,7 +1,7 @@
 """The plugin API: everything a domain plugin imports from the core, and nothing else.
 
 A plugin's modules import from ``jepa_platform.domain`` alone. The names that
-need torch (the token grid, tokenizers, target functions) are imported on
+need torch (the token grid, tokenizers, target functions, auxiliary losses) are imported on
 first use, so a plugin's light ``__init__`` keeps ``jepa-platform domains
 list`` fast.
 """
@@ -29,16 +29,18 @@ from .registry import ENTRY_POINT_GROUP, list_domains, load_domain
 from .splits import Holdout, holdout_mask, in_holdout, split_holdout
 
 if TYPE_CHECKING:
+    from .auxiliary import AuxiliaryLoss
     from .targets import TargetFunction
     from .tokens import MIN_VALID_TOKENS, TokenBatch, TokenGrid, Tokenizer
 
 _LAZY = {
+    "AuxiliaryLoss": "auxiliary",
     "MIN_VALID_TOKENS": "tokens", "TokenBatch": "tokens", "TokenGrid": "tokens", "Tokenizer": "tokens",
     "TargetFunction": "targets",
 }
 
 __all__ = [
-    "ENTRY_POINT_GROUP", "MIN_VALID_TOKENS", "BaselineData", "DataConfig", "DatasetSplits", "DomainPlugin",
+    "AuxiliaryLoss", "ENTRY_POINT_GROUP", "MIN_VALID_TOKENS", "BaselineData", "DataConfig", "DatasetSplits", "DomainPlugin",
     "DownstreamTask", "Holdout", "JepaError", "LabelSpec", "Metric", "NanPolicy", "NanReport", "NanWindows",
     "PrepareSource", "PreparedSamples", "PreparedShards", "Section", "TargetFunction", "TaskConfig", "TokenBatch",
     "TokenGrid", "Tokenizer", "apply_nan_policy", "cache_dir", "check_nan", "fill_linear", "holdout_mask",

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     import numpy as np
     from torch.utils.data import Dataset
 
+    from .auxiliary import AuxiliaryLoss
     from .targets import TargetFunction
     from .tokens import Tokenizer
 
@@ -293,6 +294,15 @@ class DomainPlugin(ABC, Generic[DataT, TaskT]):
 
         A :class:`~jepa_platform.domain.TargetFunction` maps a collated batch, on
         the device, to ``B × N × Dt`` vectors on the tokenizer's grid.
+        """
+        return None
+
+    def auxiliary_loss(self, data: DataT, embed_dim: int) -> "AuxiliaryLoss | None":
+        """A supervised term added to the JEPA loss in pretraining (e.g. action-chunk regression); ``None``: none.
+
+        An :class:`~jepa_platform.domain.AuxiliaryLoss` maps the context encoder's
+        output, the context indices and the batch to a weighted scalar; it trains
+        with the encoder and is not part of the exported encoder.
         """
         return None
 

@@ -34,6 +34,7 @@ class StepResult:
     prediction: torch.Tensor
     domain: torch.Tensor | None
     regularizer: torch.Tensor | None
+    auxiliary: torch.Tensor | None = None
 
 
 class JEPAModule(L.LightningModule):
@@ -65,6 +66,7 @@ class JEPAModule(L.LightningModule):
         self.predictor = Predictor(tokenizer.grid, cfg.model, latent=cfg.objective.latent, domain_dim=domain_dim)
         self.ema = EMATeacher(self.encoder, cfg.objective.ema_momentum) if cfg.objective.teacher else None
         self.teacher = None if self.ema is None else self.ema.network  # registered here: checkpoints hold "teacher."
+        self.auxiliary = plugin.auxiliary_loss(cfg.data, cfg.model.embed_dim)  # the domain's supervised term, if any
         self.masking = build_masking(cfg.masking)
         self.loss_fn = LOSSES[cfg.objective.loss]
         self._mask_generator = torch.Generator()
@@ -120,7 +122,8 @@ class JEPAModule(L.LightningModule):
     def jepa_loss(self, batch: Any, valid: torch.Tensor | None, masks: Masks, seed: int = 0) -> StepResult:
         """Predict the targets of the target tokens from the context.
 
-        ``seed`` draws SIGReg's slices (the same on every rank).
+        ``seed`` draws SIGReg's slices (the same on every rank). A domain's
+        auxiliary loss on the context embeddings is added to the loss as it is.
         """
         objective = self.recipe.objective
         context = self.encoder.encode(self.encoder.embed(batch).tokens, keep=masks.context)
@@ -139,12 +142,17 @@ class JEPAModule(L.LightningModule):
             domain = self.target_loss(domain_prediction.float(), domain_target, batch, masks)
         predictive = prediction_loss(objective, latent, domain)
         domain_part = None if domain is None else domain.detach()
+        auxiliary = None if self.auxiliary is None else self.auxiliary(context, masks.context, batch).float()
+        auxiliary_part = None if auxiliary is None else auxiliary.detach()
         if objective.kind == "ema":
-            return StepResult(predictive, predictive.detach(), domain_part, None)
+            loss = predictive if auxiliary is None else predictive + auxiliary
+            return StepResult(loss, predictive.detach(), domain_part, None, auxiliary_part)
         regularizer = sigreg(full, objective.sigreg, seed, valid)
         weight = objective.sigreg.weight
         loss = (1 - weight) * predictive + weight * regularizer
-        return StepResult(loss, predictive.detach(), domain_part, regularizer.detach())
+        if auxiliary is not None:
+            loss = loss + auxiliary
+        return StepResult(loss, predictive.detach(), domain_part, regularizer.detach(), auxiliary_part)
 
     def target_loss(self, prediction: torch.Tensor, target: torch.Tensor, batch: Any, masks: Masks) -> torch.Tensor:
         """The loss of ``K × B × Nt × D`` predictions, weighted per target token by the tokenizer's
@@ -168,11 +176,15 @@ class JEPAModule(L.LightningModule):
                 self.log("train/sigreg", result.regularizer)
             if result.domain is not None:
                 self.log("train/domain_loss", result.domain)
+            if result.auxiliary is not None:
+                self.log("train/auxiliary_loss", result.auxiliary)
         return result.loss
 
     def validation_step(self, inputs: tuple[Any, torch.Tensor | None, Masks], batch_idx: int) -> dict[str, Any]:
         result = self.jepa_loss(*inputs, seed=self.recipe.seed * 1_000_003 - 1 - batch_idx)
         self.log("val/loss", result.loss, prog_bar=True, sync_dist=True, batch_size=inputs[2].context.shape[0])
+        if result.auxiliary is not None:
+            self.log("val/auxiliary_loss", result.auxiliary, sync_dist=True, batch_size=inputs[2].context.shape[0])
         return result.loss
 
     # ------------------------------------------------------------ schedules
