@@ -27,7 +27,7 @@ def test_override_without_value_or_dot_is_an_error():
 def test_demo_settings_apply_only_without_a_data_path():
     demo = resolve_recipe("ecg")
     real = resolve_recipe("ecg", overrides={"data": {"path": "/some/where"}})
-    assert demo.data.sampling_rate == 100 and demo.model.depth == 4
+    assert demo.data.sampling_rate == 100 and demo.model.depth == 2 and demo.optim.lr == 3e-3
     assert real.data.sampling_rate == 500 and real.model.depth == 8  # ECG-JEPA ViT-S
     assert real.objective.ema_momentum == (0.998, 0.9995) and real.objective.loss == "l1"
 
