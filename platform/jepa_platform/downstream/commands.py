@@ -111,9 +111,6 @@ def run_train(args: argparse.Namespace, extra: list[str]) -> int:
     """``probe`` or ``finetune``; ``extra`` holds recipe overrides."""
     from ..config import command_overrides
     from .config import resolve_downstream
-    from .results import markdown_row
-    from .run import run_downstream
-
     named: dict = {}
     if args.seed is not None:
         named["seed"] = args.seed
@@ -123,6 +120,9 @@ def run_train(args: argparse.Namespace, extra: list[str]) -> int:
     if args.print_config:
         print(recipe.to_yaml(), end="")
         return 0
+    from .results import markdown_row
+    from .run import run_downstream
+
     init = "pretrained" if pretrained else "random"
     stamp = f"{datetime.now():%Y%m%d-%H%M%S}"
     out = args.out or Path("runs") / f"{recipe.domain}-{recipe.task.name}-{args.command}-{init}-{stamp}"

@@ -18,7 +18,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from pydantic import ValidationError
@@ -28,15 +28,11 @@ from ..domain.contract import DataConfig, DomainPlugin
 from ..domain.registry import load_domain
 from ..errors import JepaError
 from ..model import Encoder, ModelConfig
+from .config import Which
 
 WEIGHTS_FILE = "encoder.safetensors"
 CONFIG_FILE = "config.json"
 FORMAT = "jepa-platform-encoder"
-
-Which = Literal["target", "context"]
-"""``target``: the EMA teacher (I-JEPA evaluates it), or the encoder itself for objectives without one;
-``context``: the student."""
-
 
 @dataclass
 class Pretrained:

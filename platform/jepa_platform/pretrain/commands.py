@@ -82,12 +82,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def run_pretrain(args: argparse.Namespace, extra: list[str]) -> int:
-    from lightning.pytorch.utilities.rank_zero import rank_zero_only
-
     from ..config import read_yaml
     from ..runs.folder import CONFIG_FILE
     from .config import resolve_recipe
-    from .run import pretrain
 
     named: dict[str, Any] = {}
     if args.target is not None:
@@ -111,6 +108,10 @@ def run_pretrain(args: argparse.Namespace, extra: list[str]) -> int:
     if args.print_config:
         print(recipe.to_yaml(), end="")
         return 0
+    from lightning.pytorch.utilities.rank_zero import rank_zero_only
+
+    from .run import pretrain
+
     out = args.out or Path("runs") / f"{recipe.domain}-{datetime.now():%Y%m%d-%H%M%S}"
     summary = pretrain(recipe, out, resume=args.resume)
     if rank_zero_only.rank != 0:  # the other processes of a distributed run
