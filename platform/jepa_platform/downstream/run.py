@@ -177,6 +177,7 @@ def run_downstream(recipe: DownstreamRecipe, mode: Mode, pretrained: Pretrained 
         "head": stage.head,
         "encoder": pretrained.source if pretrained is not None else "random init",
         "data": recipe.data.path or "demo",
+        "out": str(out),
     }
     files = [CONFIG_FILE, RESULTS_FILE]
     if evaluation.per_class:

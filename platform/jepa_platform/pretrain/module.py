@@ -123,14 +123,14 @@ class JEPAModule(L.LightningModule):
         ``seed`` draws SIGReg's slices (the same on every rank).
         """
         objective = self.recipe.objective
-        context = self.encoder.encode(self.encoder.embed(batch).tokens, keep=masks.context)
+        context = self.encoder.encode(self.encoder.embed_tokens(batch).tokens, keep=masks.context)
         latent_prediction, domain_prediction = self.predictor(context, masks)
         latent = domain = None
         full = None
         if self.ema is not None:
             full, target = self.ema.targets(batch, valid)
         elif objective.full_pass:
-            full = target = self.encoder.encode(self.encoder.embed(batch).tokens, valid=valid)
+            full = target = self.encoder.encode(self.encoder.embed_tokens(batch).tokens, valid=valid)
         if objective.latent:
             target = gather_tokens(target, masks.targets).transpose(0, 1)  # K × B × Nt × D
             latent = self.loss_fn(latent_prediction.float(), target.float())

@@ -107,7 +107,7 @@ def context_views(
         valid = None if valid is None or bool(valid.all()) else valid.cpu()
         batch = move_data_to_device(batch, device)
         with precision(context, device):
-            tokens = encoder.embed(batch).tokens
+            tokens = encoder.embed_tokens(batch).tokens
             drawn = [masking.sample(encoder.grid, tokens.shape[0], generator, valid).context for _ in range(views)]
             seen = [encoder.encode(tokens, keep=keep.to(device)).float().mean(dim=1) for keep in drawn]
         samples.append(torch.stack(seen, dim=1).cpu())
