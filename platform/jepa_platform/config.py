@@ -202,7 +202,12 @@ def explain(error: ValidationError, model: type[BaseModel], prefix: str = "") ->
         else:
             message = problem["msg"].removeprefix("Value error, ")
             where = f"{prefix}{key}" if key != "(recipe)" or not prefix else prefix.rstrip(".")
-            lines.append(f"recipe key '{where}': {message} (got {problem.get('input')!r})")
+            got = problem.get("input")
+            named = message.split(" ", 1)[0]  # a section's check across its keys names the offending one first
+            dotted = named if key == "(recipe)" else f"{key}.{named}"
+            if dotted in keys and isinstance(got, dict):
+                where, message, got = f"{prefix}{dotted}", message[len(named):].lstrip(), got.get(named)
+            lines.append(f"recipe key '{where}': {message}" + ("" if "got " in message else f" (got {got!r})"))
     return "; ".join(lines)
 
 

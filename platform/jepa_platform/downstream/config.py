@@ -102,6 +102,9 @@ class DownstreamTrainerConfig(Section):
     precision: Literal["32-true", "bf16-mixed", "16-mixed"] = "32-true"
     accelerator: str = "auto"
     log_every_n_steps: int = 10
+    """Training steps between logged points; at least one point per epoch whatever the epoch's length."""
+    log_checkpoint: bool = False
+    """Also store the best checkpoint in the MLflow run's artifacts."""
 
     @model_validator(mode="after")
     def _check(self) -> "DownstreamTrainerConfig":

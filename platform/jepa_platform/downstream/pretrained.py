@@ -55,6 +55,20 @@ class Pretrained:
     state: dict[str, torch.Tensor]
     source: str
     step: int | None = None
+    run: dict[str, str] | None = None
+    """The MLflow ``run_id`` and ``tracking_uri`` of the pretraining run, when known (its ``run.json``)."""
+
+
+def pretraining_run(checkpoint: Path) -> dict[str, str] | None:
+    """The MLflow run of the run folder holding ``checkpoint`` (``<run>/checkpoints/last.ckpt``), if any."""
+    saved = checkpoint.parent.parent / "run.json"
+    try:
+        run = json.loads(saved.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(run, dict) or not {"run_id", "tracking_uri"} <= set(run):
+        return None
+    return {"run_id": str(run["run_id"]), "tracking_uri": str(run["tracking_uri"])}
 
 
 def read_checkpoint(path: str | Path, which: Which = "target") -> Pretrained:
@@ -82,6 +96,7 @@ def read_checkpoint(path: str | Path, which: Which = "target") -> Pretrained:
         data=dict(recipe.get("data", {})),
         state=state,
         source=f"{path} ({name}, step {checkpoint.get('global_step')})",
+        run=pretraining_run(path),
         step=checkpoint.get("global_step"),
     )
 
@@ -108,6 +123,7 @@ def read_export(folder: str | Path) -> Pretrained:
     return Pretrained(
         domain=config["domain"], model=config["model"], data=config["data"], state=state,
         source=f"{folder} (exported from {config.get('source', 'unknown')})", step=config.get("step"),
+        run=config.get("run"),
     )
 
 
@@ -243,6 +259,7 @@ def export_encoder(checkpoint: str | Path, out: str | Path, which: Which = "targ
         "encoder": which,
         "source": pretrained.source,
         "step": pretrained.step,
+        "run": pretrained.run,
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))

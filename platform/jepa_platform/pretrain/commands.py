@@ -107,6 +107,8 @@ def run_pretrain(args: argparse.Namespace, extra: list[str]) -> int:
     print(f"\nPretraining finished after {summary.steps} steps: {finished_line(summary.metrics)}.")
     print(f"  checkpoint: {summary.checkpoint}")
     print(f"  config:     {summary.config}")
+    for note in summary.notes:
+        print(f"  note:       {note}")
     print(f"  MLflow run: {summary.run_id} in {summary.tracking_uri}")
     if summary.tracking_uri.startswith("sqlite:"):
         print(f"  browse:     mlflow ui --backend-store-uri {summary.tracking_uri}")

@@ -60,6 +60,8 @@ class TrainerConfig(Section):
     checkpoint_every_n_steps: int = 100
     val_every_n_steps: int | None = None
     limit_val_batches: int | float = 1.0
+    log_checkpoint: bool = False
+    """Also store the last checkpoint in the MLflow run's artifacts when training ends."""
 
     @model_validator(mode="after")
     def _check(self) -> "TrainerConfig":
