@@ -16,8 +16,7 @@ from importlib import import_module as _import_module
 from typing import Any as _Any
 
 from . import pretrain  # a callable package: ``pretrain(domain=...)`` runs :func:`jepa_platform.api.pretrain`
-
-__version__ = "0.1.0"
+from .version import __version__
 
 _API = {
     "pretrain_recipe": "api", "probe": "api", "finetune": "api", "export": "api",

@@ -16,63 +16,15 @@ Heavy libraries are imported when a function runs, not with the package.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
-from .config import deep_merge
-from .errors import JepaError
+from .config import DataArgument
 
 if TYPE_CHECKING:
-    from .downstream.config import Which
+    from .downstream.choices import Which
     from .pretrain.config import Recipe
     from .pretrain.run import RunSummary
-
-DataArgument = Union[str, Path, Sequence[Union[str, Path]], Mapping[str, Any], None]
-"""A raw data file or folder, several of them, or a mapping of ``data`` recipe keys (``{"path": ..., ...}``)."""
-
-RUNS = Path("runs")
-"""Where runs go by default: ``runs/`` under the current folder, which also holds the MLflow store."""
-
-
-def recipe_overrides(overrides: dict[str, Any], data: DataArgument = None) -> dict[str, Any]:
-    """Nested recipe overrides from keyword arguments: dotted keys are split; ``data`` is ``data.path`` (one
-    path or several), or a mapping of ``data`` keys."""
-    nested: dict[str, Any] = {}
-    for key, value in overrides.items():
-        for name in reversed(key.split(".")):
-            value = {name: value}
-        nested = deep_merge(nested, value)
-    if isinstance(data, Mapping):
-        return deep_merge(nested, {"data": dict(data)})
-    if isinstance(data, (list, tuple)):
-        paths = [str(path) for path in data]
-        return deep_merge(nested, {"data": {"path": paths[0] if len(paths) == 1 else paths}})
-    if data is not None:
-        return deep_merge(nested, {"data": {"path": str(data)}})
-    return nested
-
-
-def pretrain_recipe(
-    domain: str | None = None,
-    data: DataArgument = None,
-    recipe: str | Path | None = None,
-    resume_from: str | Path | None = None,
-    **overrides: Any,
-) -> Recipe:
-    """The resolved pretraining recipe (what ``pretrain --print-config`` prints); no training, no torch."""
-    from .config import read_yaml
-    from .pretrain.config import resolve_recipe
-    from .runs.folder import CONFIG_FILE
-
-    base = None
-    if resume_from is not None:
-        saved = Path(resume_from) / CONFIG_FILE
-        if not saved.is_file():
-            raise JepaError(f"resume: {saved} does not exist; nothing to resume in {resume_from}")
-        base = read_yaml(saved)
-    return resolve_recipe(domain, recipe, recipe_overrides(overrides, data), base=base)
 
 
 def pretrain(
@@ -98,27 +50,18 @@ def pretrain(
     Raises:
         JepaError: Bad input or configuration, explained in one line.
     """
-    from .pretrain.run import pretrain as run_pretrain
+    from .pretrain.run import run_pretraining
 
-    if resume and out is None:
-        raise JepaError("resume needs out pointing at the run to continue")
-    resolved = pretrain_recipe(domain, data, recipe, resume_from=out if resume else None, **overrides)
-    folder = Path(out) if out is not None else RUNS / f"{resolved.domain}-{datetime.now():%Y%m%d-%H%M%S}"
-    return run_pretrain(resolved, folder, resume=resume)
+    return run_pretraining(domain, data, recipe=recipe, out=out, resume=resume, **overrides)
 
 
-def _downstream(
-    mode: str, recipe: str | Path | None, checkpoint: str | Path | None, data: DataArgument,
-    out: str | Path | None, overrides: dict[str, Any],
-) -> dict[str, Any]:
-    from .downstream.config import resolve_downstream
-    from .downstream.run import run_downstream
+def pretrain_recipe(
+    domain: str | None = None, data: DataArgument = None, recipe: str | Path | None = None, **overrides: Any
+) -> Recipe:
+    """The resolved pretraining recipe (what ``pretrain --print-config`` prints); no training, no torch."""
+    from .pretrain.config import pretrain_recipe as resolve
 
-    resolved, pretrained = resolve_downstream(recipe, recipe_overrides(overrides, data), checkpoint)
-    init = "pretrained" if pretrained else "random"
-    stamp = f"{datetime.now():%Y%m%d-%H%M%S}"
-    folder = Path(out) if out is not None else RUNS / f"{resolved.domain}-{resolved.task.name}-{mode}-{init}-{stamp}"
-    return run_downstream(resolved, mode, pretrained, folder)  # type: ignore[arg-type]
+    return resolve(domain, data, recipe, **overrides)
 
 
 def probe(
@@ -138,7 +81,9 @@ def probe(
         out: The run folder; default ``runs/<domain>-<task>-probe-<init>-<time>``.
         **overrides: Recipe keys, e.g. ``probe={"head": "linear"}``, ``seed=1``.
     """
-    return _downstream("probe", recipe, checkpoint, data, out, overrides)
+    from .downstream.run import run_task
+
+    return run_task("probe", recipe, checkpoint, data, out, overrides)
 
 
 def finetune(
@@ -150,7 +95,9 @@ def finetune(
     **overrides: Any,
 ) -> dict[str, Any]:
     """Fine-tune the encoder and a head; returns the results like :func:`probe`."""
-    return _downstream("finetune", recipe, checkpoint, data, out, overrides)
+    from .downstream.run import run_task
+
+    return run_task("finetune", recipe, checkpoint, data, out, overrides)
 
 
 def export(checkpoint: str | Path, out: str | Path, encoder: Which = "target") -> Path:

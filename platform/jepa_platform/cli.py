@@ -10,11 +10,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import __version__
 from .domain.commands import add_commands as add_domain_commands
 from .downstream.commands import add_commands as add_downstream_commands
 from .errors import JepaError
 from .pretrain.commands import add_commands as add_pretrain_commands
+from .version import __version__
 
 
 def build_parser() -> argparse.ArgumentParser:

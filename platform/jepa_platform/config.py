@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from types import UnionType
@@ -143,6 +144,27 @@ def command_overrides(
     if data is not None:
         overrides = deep_merge(overrides, {"data": {"path": data}})
     return deep_merge(overrides, named or {})
+
+
+DataArgument = Union[str, Path, Sequence[Union[str, Path]], Mapping[str, Any], None]
+"""A raw data file or folder, several of them, or a mapping of ``data`` recipe keys (``{"path": ..., ...}``)."""
+
+def recipe_overrides(overrides: dict[str, Any], data: DataArgument = None) -> dict[str, Any]:
+    """Nested recipe overrides from keyword arguments: dotted keys are split; ``data`` is ``data.path`` (one
+    path or several), or a mapping of ``data`` keys."""
+    nested: dict[str, Any] = {}
+    for key, value in overrides.items():
+        for name in reversed(key.split(".")):
+            value = {name: value}
+        nested = deep_merge(nested, value)
+    if isinstance(data, Mapping):
+        return deep_merge(nested, {"data": dict(data)})
+    if isinstance(data, (list, tuple)):
+        paths = [str(path) for path in data]
+        return deep_merge(nested, {"data": {"path": paths[0] if len(paths) == 1 else paths}})
+    if data is not None:
+        return deep_merge(nested, {"data": {"path": str(data)}})
+    return nested
 
 
 def sections(annotation: Any) -> dict[str | None, type[BaseModel]]:

@@ -7,7 +7,7 @@ import json
 import jepa_platform
 import pytest
 import yaml
-from jepa_platform.api import recipe_overrides
+from jepa_platform.config import recipe_overrides
 
 TINY = {"model": {"preset": "vit_tiny", "depth": 1, "predictor_depth": 1},
         "trainer": {"batch_size": 8, "num_workers": 0}, "data.demo_records": 40}
@@ -58,6 +58,9 @@ def test_pretrain_probe_and_export_from_python(tmp_path):
     assert probe_run.data.tags["jepa.pretraining_run_id"] == run.run_id
     assert probe_run.data.tags["mlflow.parentRunId"] == run.run_id and probe_run.data.tags["jepa.command"] == "probe"
     assert probe_run.info.experiment_id == client.get_run(run.run_id).info.experiment_id
+    final = json.loads((run.out / "run.json").read_text())["final"]  # what 'select' reads without MLflow
+    assert final["metrics"] == client.get_run(run.run_id).data.metrics and final["steps"] == 3
+    assert final["method"] == yaml.safe_load(run.config.read_text())["objective"]["kind"]
     assert len(client.get_metric_history(saved["run_id"], "train/loss")) >= 1  # one epoch logs a point
 
 

@@ -69,9 +69,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from .. import api
+    from .pretrained import export_encoder
 
-    out = api.export(args.checkpoint, args.out, args.encoder)
+    out = export_encoder(args.checkpoint, args.out, args.encoder)
     print(f"Exported the {args.encoder} encoder of {args.checkpoint} to {out}")
     print(f"  load it with: jepa_platform.load_encoder('{out}')")
     return 0
@@ -109,7 +109,6 @@ def run_baseline_command(args: argparse.Namespace, extra: list[str]) -> int:
 
 def run_train(args: argparse.Namespace, extra: list[str]) -> int:
     """``probe`` or ``finetune``; ``extra`` holds recipe overrides."""
-    from .. import api
     from ..config import command_overrides
     from .results import markdown_row
 
@@ -124,8 +123,9 @@ def run_train(args: argparse.Namespace, extra: list[str]) -> int:
 
         print(resolve_downstream(args.recipe, overrides, args.checkpoint)[0].to_yaml(), end="")
         return 0
-    train = api.probe if args.command == "probe" else api.finetune
-    results = train(args.recipe, args.checkpoint, out=args.out, **overrides)
+    from .run import run_task
+
+    results = run_task(args.command, args.recipe, args.checkpoint, None, args.out, overrides)
     print(
         f"\n{args.command} finished: test {results['metric']} {results['value']:.4f} "
         f"(best validation {results['best_val']:.4f}, {results['examples']['test']} test examples)"

@@ -20,14 +20,11 @@ from ..domain.contract import DomainPlugin, TaskConfig
 from ..domain.registry import load_domain
 from ..errors import JepaError
 from ..pretrain.config import DomainRecipe, resolve_recipe
+from .choices import HeadKind, Which
 
 if TYPE_CHECKING:
     from .pretrained import Pretrained
 
-HeadKind = Literal["linear", "mlp", "attentive"]
-Which = Literal["target", "context"]
-"""``target``: the EMA teacher (I-JEPA evaluates it), or the encoder itself for objectives without one;
-``context``: the student."""
 
 
 Mode = Literal["probe", "finetune"]

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from timm.layers import Mlp, trunc_normal_
 from torch import nn
 
-from .config import HeadKind
+from .choices import HeadKind
 
 
 def masked_mean(tokens: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:

@@ -30,7 +30,7 @@ from ..domain.registry import load_domain
 from ..errors import JepaError
 from ..model import Encoder, ModelConfig
 from ..model import pooled as pooled_tokens
-from .config import Which
+from .choices import Which
 
 WEIGHTS_FILE = "encoder.safetensors"
 CONFIG_FILE = "config.json"

@@ -8,6 +8,7 @@ and the MLflow store. The data is read and checked before anything is written.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
 from torch.utils.data import DataLoader, Dataset
 
+from ..config import DataArgument, recipe_overrides
 from ..data.shards import ShardSet
 from ..domain.contract import DataConfig, DomainPlugin, DownstreamTask, TaskConfig, cache_dir
 from ..domain.registry import load_domain
@@ -24,7 +26,7 @@ from ..pretrain.plots import downstream_panels, plot_run
 from ..runs.atomic import AtomicCheckpointIO, atomic_write_text
 from ..runs.folder import CONFIG_FILE, RUN_FILE, quiet_library_chatter, refuse_existing, usable_workers
 from ..runs.tracking import experiment_name, flatten, make_logger, provenance_tags, tracking_uri
-from .config import DownstreamRecipe, FinetuneConfig, Mode
+from .config import DownstreamRecipe, FinetuneConfig, Mode, resolve_downstream
 from .heads import build_head
 from .metrics import LOWER_IS_BETTER, direction
 from .model import DownstreamModule
@@ -211,3 +213,15 @@ def downstream_tags(domain: str, mode: Mode, init: str, pretrained: Pretrained |
         if pretrained.run["tracking_uri"] == uri:
             tags["mlflow.parentRunId"] = pretrained.run["run_id"]
     return tags
+
+
+def run_task(
+    mode: Mode, recipe: str | Path | None, checkpoint: str | Path | None, data: DataArgument,
+    out: str | Path | None, overrides: dict[str, Any],
+) -> dict[str, Any]:
+    """Resolve a downstream recipe (with the overrides of keyword arguments) and probe or fine-tune it."""
+    resolved, pretrained = resolve_downstream(recipe, recipe_overrides(overrides, data), checkpoint)
+    init = "pretrained" if pretrained else "random"
+    stamp = f"{datetime.now():%Y%m%d-%H%M%S}"
+    folder = Path(out) if out is not None else Path("runs") / f"{resolved.domain}-{resolved.task.name}-{mode}-{init}-{stamp}"
+    return run_downstream(resolved, mode, pretrained, folder)

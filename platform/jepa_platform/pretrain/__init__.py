@@ -11,9 +11,9 @@ from typing import Any
 
 class _CallablePackage(ModuleType):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from ..api import pretrain
+        from .run import run_pretraining
 
-        return pretrain(*args, **kwargs)
+        return run_pretraining(*args, **kwargs)
 
 
 sys.modules[__name__].__class__ = _CallablePackage

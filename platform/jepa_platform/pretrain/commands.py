@@ -81,7 +81,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def run_pretrain(args: argparse.Namespace, extra: list[str]) -> int:
-    from .. import api
+    from .config import pretrain_recipe
 
     named: dict[str, Any] = {}
     if args.target is not None:
@@ -96,12 +96,14 @@ def run_pretrain(args: argparse.Namespace, extra: list[str]) -> int:
     if args.resume and args.out is None:
         raise JepaError("--resume needs --out pointing at the run to continue")
     if args.print_config:
-        print(api.pretrain_recipe(args.domain, recipe=args.recipe, resume_from=args.out if args.resume else None,
-                                  **overrides).to_yaml(), end="")
+        print(pretrain_recipe(args.domain, recipe=args.recipe, resume_from=args.out if args.resume else None,
+                              **overrides).to_yaml(), end="")
         return 0
     from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
-    summary = api.pretrain(args.domain, recipe=args.recipe, out=args.out, resume=args.resume, **overrides)
+    from .run import run_pretraining
+
+    summary = run_pretraining(args.domain, recipe=args.recipe, out=args.out, resume=args.resume, **overrides)
     if rank_zero_only.rank != 0:  # the other processes of a distributed run
         return 0
     print(f"\nPretraining finished after {summary.steps} steps: {finished_line(summary.metrics)}.")

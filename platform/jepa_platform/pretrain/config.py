@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import PositiveInt, model_validator
 
-from ..config import Section, deep_merge, read_yaml, validate, with_sections
+from ..config import DataArgument, Section, deep_merge, read_yaml, recipe_overrides, validate, with_sections
 from ..domain.contract import DataConfig, DomainPlugin, cache_dir
 from ..domain.registry import load_domain
 from ..errors import JepaError
@@ -197,3 +197,22 @@ def resolve_recipe(
     recipe = validate(recipe_model(plugin), merged)
     resolved = plugin.resolve_data(recipe.data, cache_dir())
     return recipe if resolved is recipe.data else recipe.model_copy(update={"data": resolved})
+
+
+def pretrain_recipe(
+    domain: str | None = None,
+    data: DataArgument = None,
+    recipe: str | Path | None = None,
+    resume_from: str | Path | None = None,
+    **overrides: Any,
+) -> Recipe:
+    """The resolved pretraining recipe (what ``pretrain --print-config`` prints); no training, no torch."""
+    from ..runs.folder import CONFIG_FILE
+
+    base = None
+    if resume_from is not None:
+        saved = Path(resume_from) / CONFIG_FILE
+        if not saved.is_file():
+            raise JepaError(f"resume: {saved} does not exist; nothing to resume in {resume_from}")
+        base = read_yaml(saved)
+    return resolve_recipe(domain, recipe, recipe_overrides(overrides, data), base=base)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 from lightning.pytorch.accelerators import CPUAccelerator
@@ -12,6 +14,7 @@ from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.loggers import Logger, MLFlowLogger
 from lightning.pytorch.utilities.rank_zero import rank_zero_info, rank_zero_only
 
+from ..config import DataArgument
 from ..data.datamodule import JEPADataModule
 from ..domain.contract import DatasetSplits, cache_dir
 from ..domain.registry import load_domain
@@ -20,7 +23,7 @@ from ..runs.atomic import AtomicCheckpointIO, atomic_write_text
 from ..runs.folder import CONFIG_FILE, RUN_FILE, quiet_library_chatter, refuse_existing, usable_workers
 from ..runs.tracking import experiment_name, flatten, make_logger, provenance_tags, tracking_uri
 from .callbacks import LastCheckpoint, SamplesPerSecond
-from .config import Recipe
+from .config import Recipe, pretrain_recipe
 from .distributed import build_strategy
 from .module import JEPAModule
 from .monitor import RepresentationMonitor
@@ -153,6 +156,9 @@ def pretrain(recipe: Recipe, out: Path, resume: bool = False) -> RunSummary:
         logger.experiment.log_artifact(run_id, str(out / CONFIG_FILE))
         if recipe.trainer.log_checkpoint:
             logger.experiment.log_artifact(run_id, str(last_checkpoint(out)), "checkpoints")
+        final = {"method": recipe.objective.kind, "steps": recipe.trainer.max_steps,
+                 "metrics": logger.experiment.get_run(run_id).data.metrics}  # what 'select' ranks, without MLflow
+        atomic_write_text(out / RUN_FILE, json.dumps({"run_id": run_id, "tracking_uri": tracking_uri(out), "final": final}))
     return RunSummary(
         out=out,
         checkpoint=last_checkpoint(out),
@@ -175,3 +181,21 @@ def validate_if_never_validated(trainer: L.Trainer, module: JEPAModule, datamodu
         return []
     trainer.validate(module, datamodule=datamodule, verbose=False, weights_only=True)
     return [f"training ended before the first validation: validated and probed once, at step {trainer.global_step}"]
+
+
+def run_pretraining(
+    domain: str | None = None,
+    data: DataArgument = None,
+    *,
+    recipe: str | Path | None = None,
+    out: str | Path | None = None,
+    resume: bool = False,
+    **overrides: Any,
+) -> RunSummary:
+    """Resolve the recipe and pretrain it; returns the run's summary. Documented as :func:`jepa_platform.api.pretrain`,
+    which calls this; the ``pretrain`` command line does the same."""
+    if resume and out is None:
+        raise JepaError("resume needs out pointing at the run to continue")
+    resolved = pretrain_recipe(domain, data, recipe, resume_from=out if resume else None, **overrides)
+    folder = Path(out) if out is not None else Path("runs") / f"{resolved.domain}-{datetime.now():%Y%m%d-%H%M%S}"
+    return pretrain(resolved, folder, resume=resume)

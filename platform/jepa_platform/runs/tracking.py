@@ -58,8 +58,8 @@ def git_commit(folder: Path) -> str | None:
 def provenance_tags(domain: str) -> dict[str, str]:
     """``jepa.version``, ``jepa.git_commit`` (of the package's source, in a git checkout) and the domain
     plugin's package and version (``jepa.plugin``, ``jepa.plugin_version``)."""
-    from .. import __version__
     from ..domain.registry import domain_entry_points
+    from ..version import __version__
 
     tags = {"jepa.version": __version__, "jepa.domain": domain}
     commit = git_commit(Path(__file__).resolve().parent)
