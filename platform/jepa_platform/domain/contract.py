@@ -340,6 +340,8 @@ class DomainPlugin(ABC, Generic[DataT, TaskT]):
         """
         import numpy as np
 
+        if type(self).prepare_source is DomainPlugin.prepare_source:
+            raise JepaError(f"domain '{self.name}' cannot read one file: it has neither read_file nor prepare_source")
         source = self.prepare_source(path, data)
         parts = [self.prepare_item(item, data).samples for item in source.items]
         parts = [samples for samples in parts if samples and len(next(iter(samples.values())))]
