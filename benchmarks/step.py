@@ -49,10 +49,10 @@ def fresh_module(recipe: Recipe) -> JEPAModule:
 def plain_loss(module: JEPAModule, batch: dict[str, torch.Tensor], seed: int) -> torch.Tensor:
     """The JEPA loss written out from the module's parts (encoder, masking, predictor, teacher)."""
     _, valid, masks = module.prepare_batch(batch, seed)
-    context = module.encoder.encode(module.encoder.embed(batch).tokens, keep=masks.context)
+    context = module.encoder.encode(module.encoder.embed_tokens(batch).tokens, keep=masks.context)
     prediction, _ = module.predictor(context, masks)  # latent predictions; the demo has no domain targets
     with torch.no_grad():
-        target = module.teacher.encode(module.teacher.embed(batch).tokens, valid=valid)
+        target = module.teacher.encode(module.teacher.embed_tokens(batch).tokens, valid=valid)
         target = gather_tokens(F.layer_norm(target, target.shape[-1:]), masks.targets).transpose(0, 1)
     return module.loss_fn(prediction.float(), target.float())
 

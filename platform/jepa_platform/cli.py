@@ -14,12 +14,14 @@ from .domain.commands import add_commands as add_domain_commands
 from .downstream.commands import add_commands as add_downstream_commands
 from .errors import JepaError
 from .pretrain.commands import add_commands as add_pretrain_commands
+from .version import __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="jepa-platform", description="Self-supervised JEPA pretraining for any domain."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     add_pretrain_commands(commands)  # pretrain, prepare, select, masks
     add_downstream_commands(commands)  # probe, finetune, baseline, export, report

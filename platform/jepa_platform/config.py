@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from types import UnionType
@@ -145,6 +146,27 @@ def command_overrides(
     return deep_merge(overrides, named or {})
 
 
+DataArgument = Union[str, Path, Sequence[Union[str, Path]], Mapping[str, Any], None]
+"""A raw data file or folder, several of them, or a mapping of ``data`` recipe keys (``{"path": ..., ...}``)."""
+
+def recipe_overrides(overrides: dict[str, Any], data: DataArgument = None) -> dict[str, Any]:
+    """Nested recipe overrides from keyword arguments: dotted keys are split; ``data`` is ``data.path`` (one
+    path or several), or a mapping of ``data`` keys."""
+    nested: dict[str, Any] = {}
+    for key, value in overrides.items():
+        for name in reversed(key.split(".")):
+            value = {name: value}
+        nested = deep_merge(nested, value)
+    if isinstance(data, Mapping):
+        return deep_merge(nested, {"data": dict(data)})
+    if isinstance(data, (list, tuple)):
+        paths = [str(path) for path in data]
+        return deep_merge(nested, {"data": {"path": paths[0] if len(paths) == 1 else paths}})
+    if data is not None:
+        return deep_merge(nested, {"data": {"path": str(data)}})
+    return nested
+
+
 def sections(annotation: Any) -> dict[str | None, type[BaseModel]]:
     """The recipe sections a field holds: ``{None: model}`` (also in a list), or ``{tag: model}`` for a tagged union."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
@@ -202,7 +224,12 @@ def explain(error: ValidationError, model: type[BaseModel], prefix: str = "") ->
         else:
             message = problem["msg"].removeprefix("Value error, ")
             where = f"{prefix}{key}" if key != "(recipe)" or not prefix else prefix.rstrip(".")
-            lines.append(f"recipe key '{where}': {message} (got {problem.get('input')!r})")
+            got = problem.get("input")
+            named = message.split(" ", 1)[0]  # a section's check across its keys names the offending one first
+            dotted = named if key == "(recipe)" else f"{key}.{named}"
+            if dotted in keys and isinstance(got, dict):
+                where, message, got = f"{prefix}{dotted}", message[len(named):].lstrip(), got.get(named)
+            lines.append(f"recipe key '{where}': {message}" + ("" if "got " in message else f" (got {got!r})"))
     return "; ".join(lines)
 
 

@@ -386,20 +386,23 @@ def test_baseline_needs_a_domain_that_supplies_raw_columns(toy_domain, tmp_path)
     assert not (tmp_path / "run").exists()
 
 
-def test_runs_in_one_process_each_log_to_their_own_store(tmp_path, monkeypatch):
+def test_runs_share_the_store_of_their_folder_and_runs_elsewhere_get_their_own(tmp_path, monkeypatch):
     import sqlite3
 
-    for name in ("first", "second"):
-        logger = make_logger(tmp_path / name, "jepa-platform/test")
+    for folder, name in (("a", "first"), ("a", "second"), ("b", "third")):
+        logger = make_logger(tmp_path / folder / name, "jepa-platform/test", tags={"jepa.version": "1"})
         logger.log_hyperparams({"run": name})
         logger.finalize("success")
-    for name in ("first", "second"):
-        with sqlite3.connect(tmp_path / name / "mlflow.db") as db:
-            assert db.execute("select key, value from params").fetchall() == [("run", name)]
+    with sqlite3.connect(tmp_path / "a" / "mlflow.db") as db:
+        assert sorted(db.execute("select key, value from params").fetchall()) == [("run", "first"), ("run", "second")]
+        assert db.execute("select count(*) from experiments where name = 'jepa-platform/test'").fetchone() == (1,)
+        assert db.execute("select count(*) from tags where key = 'jepa.version'").fetchone() == (2,)
+    with sqlite3.connect(tmp_path / "b" / "mlflow.db") as db:
+        assert db.execute("select key, value from params").fetchall() == [("run", "third")]
 
     chosen = f"sqlite:///{tmp_path / 'chosen.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", chosen)  # the user's choice wins
-    logger = make_logger(tmp_path / "third", "jepa-platform/test")
-    logger.log_hyperparams({"run": "third"})
+    logger = make_logger(tmp_path / "c" / "fourth", "jepa-platform/test")
+    logger.log_hyperparams({"run": "fourth"})
     assert logger._tracking_uri == chosen and (tmp_path / "chosen.db").is_file()
-    assert not (tmp_path / "third" / "mlflow.db").exists()
+    assert not (tmp_path / "c" / "mlflow.db").exists()

@@ -14,7 +14,7 @@ DOMAINS = Path(jepa_domains.__file__).parent
 
 # Lowest first: a module may import its own wing and the wings listed before it, never one after it.
 LAYERS = [
-    {"errors", "config", "schedules"},
+    {"errors", "config", "schedules", "version"},
     {"domain"},
     {"masking"},
     {"model"},
@@ -23,7 +23,7 @@ LAYERS = [
     {"data"},
     {"pretrain"},
     {"downstream"},
-    {"testing", "cli", "__init__"},
+    {"testing", "cli", "api", "__init__"},
 ]
 
 

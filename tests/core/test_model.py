@@ -53,7 +53,7 @@ def test_sincos_embeddings_follow_the_grid():
 def test_shapes_of_student_predictor_and_teacher():
     module = small_module()
     batch = ecg_batch()
-    embedded = module.encoder.embed(batch)
+    embedded = module.encoder.embed_tokens(batch)
     n = module.encoder.grid.num_tokens
     assert embedded.tokens.shape == (4, n, 192)
     _, valid, masks = module.prepare_batch(batch, seed=0)

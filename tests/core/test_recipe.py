@@ -120,7 +120,7 @@ def test_masking_strategy_in_a_recipe_file_switches_too(tmp_path):
 def test_masking_errors_name_the_key_and_the_strategy():
     with pytest.raises(JepaError, match=r"recipe key 'masking.num_spans' does not apply to 'multiblock'"):
         resolve_recipe("ecg", overrides={"masking": {"strategy": "multiblock", "num_spans": 3}})
-    with pytest.raises(JepaError, match=r"recipe key 'masking': strategy must be one of spans, .*feature_subsets"):
+    with pytest.raises(JepaError, match=r"recipe key 'masking.strategy': must be one of spans, .*feature_subsets"):
         resolve_recipe("ecg", overrides={"masking": {"strategy": "blocks"}})
     with pytest.raises(JepaError, match=r"recipe key 'masking.num_blocks'.*'many'"):
         resolve_recipe("ecg", overrides={"masking": {"strategy": "multiblock", "num_blocks": "many"}})

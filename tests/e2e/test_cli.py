@@ -33,8 +33,8 @@ def mitbih_like_record(folder: Path, seconds: int = 300) -> Path:
 
 
 def metric_history(out: Path, key: str) -> list[float]:
-    client = mlflow.tracking.MlflowClient(tracking_uri=f"sqlite:///{out.resolve() / 'mlflow.db'}")
-    run_id = yaml.safe_load((out / "run.json").read_text())["run_id"]
+    saved = yaml.safe_load((out / "run.json").read_text())
+    client, run_id = mlflow.tracking.MlflowClient(tracking_uri=saved["tracking_uri"]), saved["run_id"]
     return [m.value for m in sorted(client.get_metric_history(run_id, key), key=lambda m: m.step)]
 
 

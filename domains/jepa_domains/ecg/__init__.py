@@ -84,6 +84,11 @@ class ECGDomain(DomainPlugin[ECGDataConfig, ECGTaskConfig]):
     def quick_data(self, data: ECGDataConfig) -> dict[str, Any]:
         return {"sampling_rate": 100, "patch_ms": 100.0}  # the demo's: half the tokens, a fifth of the samples
 
+    def read_file(self, path: Path, data: ECGDataConfig) -> dict[str, Any]:
+        from .dataset import file_windows
+
+        return file_windows(path, data)
+
     def downstream_task(self, root: Path, data: ECGDataConfig, task: ECGTaskConfig) -> DownstreamTask:
         """A PTB-XL label set (``task.name``) on the records at ``root``, split by ``strat_fold``."""
         from .task import build_task

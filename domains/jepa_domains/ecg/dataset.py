@@ -211,3 +211,19 @@ def attach_statement_labels(windows: ECGWindows, train: np.ndarray) -> LabelSpec
         multi_hot[row, [position[c] for c in statements if c in position]] = 1.0
     windows.labels = torch.from_numpy(multi_hot)
     return LabelSpec(tuple(names), multilabel=True)
+
+
+def file_windows(path: Path, data: ECGDataConfig) -> dict[str, np.ndarray]:
+    """Every window of one record (its ``.hea`` header, or the record's path without extension), preprocessed
+    as in training: what a batch holds, with a leading axis of windows.
+
+    Raises:
+        JepaError: The record is unreadable, or shorter than one window.
+    """
+    record = Path(path)
+    if record.suffix == "" and record.with_suffix(".hea").is_file():
+        record = record.with_suffix(".hea")
+    signals, present, lengths, _ = record_windows(find_records(record)[0], window_settings(data))
+    if len(lengths) == 0:
+        raise JepaError(f"{path}: the record is shorter than data.min_seconds ({data.min_seconds:g} s)")
+    return {"signal": signals, "lead_present": present, "length": lengths}

@@ -84,6 +84,11 @@ class EEGDomain(DomainPlugin[EEGDataConfig, EEGTaskConfig]):
         # the demo's 5 s windows at 100 Hz: half the tokens; the low-pass below the new Nyquist frequency
         return {"sampling_rate": 100.0, "h_freq": min(data.h_freq, 40.0), "window_seconds": 5.0}
 
+    def read_file(self, path: Path, data: EEGDataConfig) -> dict[str, Any]:
+        from .dataset import file_windows
+
+        return file_windows(path, data)
+
     def downstream_task(self, root: Path, data: EEGDataConfig, task: EEGTaskConfig) -> DownstreamTask:
         """TUAB abnormal-vs-normal on the recordings at ``root`` (see :mod:`.task`)."""
         from .task import build_task

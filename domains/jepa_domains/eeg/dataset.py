@@ -169,3 +169,16 @@ def load_splits(root: Path, data: EEGDataConfig) -> DatasetSplits:
         labels = LabelSpec(CLASSES, multilabel=False)
         return DatasetSplits(LabelledWindows(train), labelled_val, labels, report.stats(), notes)
     return DatasetSplits(train, val if len(val) else None, stats=report.stats(), notes=notes)
+
+
+def file_windows(path: Path, data: EEGDataConfig) -> dict[str, np.ndarray]:
+    """Every window of one recording (EDF/BDF) kept by the NaN policy, preprocessed as in training: what a
+    batch holds, with a leading axis of windows.
+
+    Raises:
+        JepaError: The file is unreadable, holds none of ``data.channels``, or no whole window.
+    """
+    kept, _ = recording_windows(Path(path), data)
+    if len(kept.windows) == 0:
+        raise JepaError(f"{path}: gives no window (shorter than data.window_seconds, or dropped by data.nan_policy)")
+    return {"signal": kept.windows, "present": kept.present}

@@ -73,6 +73,11 @@ class TabularDomain(DomainPlugin[TabularDataConfig, TabularTaskConfig]):
 
         return load_splits(root, data)
 
+    def read_file(self, path: Path, data: TabularDataConfig) -> dict[str, Any]:
+        from .dataset import file_rows
+
+        return file_rows(path, data)
+
     def downstream_task(self, root: Path, data: TabularDataConfig, task: TabularTaskConfig) -> DownstreamTask:
         """Classify or regress ``data.target`` on the pretraining split's train / val / test rows."""
         from .task import build_task

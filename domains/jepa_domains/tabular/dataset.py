@@ -71,3 +71,21 @@ def load_splits(root: Path, data: TabularDataConfig) -> DatasetSplits:
         val=TableDataset(table, splits["val"], labels is not None) if len(splits["val"]) else None,
         labels=labels,
     )
+
+
+def file_rows(path: Path, data: TabularDataConfig) -> dict[str, np.ndarray]:
+    """Every row of a table file encoded with ``data.encoding`` (fitted on the training rows): what a batch
+    holds, with a leading axis of rows. The target column, when the file has it, is left out.
+
+    Raises:
+        JepaError: The file is unreadable, lacks a feature column of the encoding, or the encoding is unset.
+    """
+    if data.encoding is None:
+        raise JepaError("data.encoding is not set: embed rows with an encoder whose recipe fitted it")
+    frame = read_table(Path(path))
+    if data.target is not None and data.target in frame.columns:
+        frame = frame.drop(columns=[data.target])
+    if frame.empty:
+        raise JepaError(f"{path}: the table holds no row")
+    table = encode(split_columns(frame, data.model_copy(update={"target": None}), str(path)), data.encoding)
+    return {"numeric": table.numeric, "categorical": table.categorical, "missing": table.missing}

@@ -333,6 +333,35 @@ class DomainPlugin(ABC, Generic[DataT, TaskT]):
         """
         return {}
 
+    # ----------------------------------------------------------- one file
+    def read_file(self, path: Path, data: DataT) -> dict[str, "np.ndarray"]:
+        """The samples one file gives, read and preprocessed exactly as training reads them; for embedding a file.
+
+        ``load_encoder(...).embed(path)`` calls this with the encoder's saved ``data`` section, collates
+        nothing more and encodes the result, so the file is seen as training saw its data.
+
+        Returns:
+            What a batch holds for the tokenizer (e.g. ``signal`` and ``lead_present``), each array with a
+            leading axis of samples: a record's windows, a table's rows, one image chip. No ``label``.
+
+        Default: :meth:`prepare_source` on ``path``, then :meth:`prepare_item` on each of its items (every
+        split), so a domain that supports ``prepare`` reads one file with its own preparation code. A domain
+        overrides it where one file is read differently (e.g. no validation split of a single record).
+
+        Raises:
+            JepaError: The file cannot be read (naming it), or gives no sample.
+        """
+        import numpy as np
+
+        if type(self).prepare_source is DomainPlugin.prepare_source:
+            raise JepaError(f"domain '{self.name}' cannot read one file: it has neither read_file nor prepare_source")
+        source = self.prepare_source(path, data)
+        parts = [self.prepare_item(item, data).samples for item in source.items]
+        parts = [samples for samples in parts if samples and len(next(iter(samples.values())))]
+        if not parts:
+            raise JepaError(f"{path}: gives no sample for domain '{self.name}' (too short, or dropped by data.nan_policy)")
+        return {key: np.concatenate([samples[key] for samples in parts]) for key in parts[0] if key != "label"}
+
     # --------------------------------------------------------- downstream
     def downstream_task(self, root: Path, data: DataT, task: TaskT) -> DownstreamTask:
         """The labelled ``task`` on the data at ``root`` (preprocessed as in pretraining).

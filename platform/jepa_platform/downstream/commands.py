@@ -110,27 +110,26 @@ def run_baseline_command(args: argparse.Namespace, extra: list[str]) -> int:
 def run_train(args: argparse.Namespace, extra: list[str]) -> int:
     """``probe`` or ``finetune``; ``extra`` holds recipe overrides."""
     from ..config import command_overrides
-    from .config import resolve_downstream
     from .results import markdown_row
-    from .run import run_downstream
 
     named: dict = {}
     if args.seed is not None:
         named["seed"] = args.seed
     if args.encoder is not None:
         named["encoder"] = args.encoder
-    recipe, pretrained = resolve_downstream(args.recipe, command_overrides(extra, named, args.data), args.checkpoint)
+    overrides = command_overrides(extra, named, args.data)
     if args.print_config:
-        print(recipe.to_yaml(), end="")
+        from .config import resolve_downstream
+
+        print(resolve_downstream(args.recipe, overrides, args.checkpoint)[0].to_yaml(), end="")
         return 0
-    init = "pretrained" if pretrained else "random"
-    stamp = f"{datetime.now():%Y%m%d-%H%M%S}"
-    out = args.out or Path("runs") / f"{recipe.domain}-{recipe.task.name}-{args.command}-{init}-{stamp}"
-    results = run_downstream(recipe, args.command, pretrained, out)
+    from .run import run_task
+
+    results = run_task(args.command, args.recipe, args.checkpoint, None, args.out, overrides)
     print(
         f"\n{args.command} finished: test {results['metric']} {results['value']:.4f} "
         f"(best validation {results['best_val']:.4f}, {results['examples']['test']} test examples)"
     )
-    print(f"  results: {out / 'results.json'}")
+    print(f"  results: {results['out']}/results.json")
     print(f"  row:     {markdown_row(results)}")
     return 0

@@ -11,7 +11,7 @@ has the architecture pretraining builds for the same data.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
 
@@ -20,8 +20,12 @@ from ..domain.contract import DomainPlugin, TaskConfig
 from ..domain.registry import load_domain
 from ..errors import JepaError
 from ..pretrain.config import DomainRecipe, resolve_recipe
-from .heads import HeadKind
-from .pretrained import Pretrained, Which, read_pretrained
+from .choices import HeadKind, Which
+
+if TYPE_CHECKING:
+    from .pretrained import Pretrained
+
+
 
 Mode = Literal["probe", "finetune"]
 
@@ -95,6 +99,9 @@ class DownstreamTrainerConfig(Section):
     precision: Literal["32-true", "bf16-mixed", "16-mixed"] = "32-true"
     accelerator: str = "auto"
     log_every_n_steps: int = 10
+    """Training steps between logged points; at least one point per epoch whatever the epoch's length."""
+    log_checkpoint: bool = False
+    """Also store the best checkpoint in the MLflow run's artifacts."""
 
     @model_validator(mode="after")
     def _check(self) -> "DownstreamTrainerConfig":
@@ -151,7 +158,11 @@ def resolve_downstream(
     which = upper.get("encoder", "target")
     if which not in ("target", "context"):
         raise JepaError(f"recipe key 'encoder': must be 'target' or 'context' (got {which!r})")
-    pretrained = read_pretrained(checkpoint, which) if checkpoint is not None else None
+    pretrained = None
+    if checkpoint is not None:
+        from .pretrained import read_pretrained
+
+        pretrained = read_pretrained(checkpoint, which)
     model_keys, data_keys = _section(upper, "model"), _section(upper, "data")
     if pretrained is not None:
         if domain and domain != pretrained.domain:

@@ -7,14 +7,12 @@ a linear layer maps it to the outputs.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 import torch.nn.functional as F
 from timm.layers import Mlp, trunc_normal_
 from torch import nn
 
-HeadKind = Literal["linear", "mlp", "attentive"]
+from .choices import HeadKind
 
 
 def masked_mean(tokens: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:

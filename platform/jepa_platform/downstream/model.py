@@ -98,7 +98,7 @@ class DownstreamModule(L.LightningModule):
 
     def forward(self, batch: dict[str, Any]) -> torch.Tensor:
         with torch.set_grad_enabled(torch.is_grad_enabled() and self.mode == "finetune"):
-            embedded = self.encoder.embed(batch)
+            embedded = self.encoder.embed_tokens(batch)
             valid = embedded.valid
             if valid is not None and bool(valid.all()):
                 valid = None  # no mask: the fused attention kernels apply

@@ -16,9 +16,10 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from pydantic import ValidationError
@@ -28,15 +29,12 @@ from ..domain.contract import DataConfig, DomainPlugin
 from ..domain.registry import load_domain
 from ..errors import JepaError
 from ..model import Encoder, ModelConfig
+from ..model import pooled as pooled_tokens
+from .choices import Which
 
 WEIGHTS_FILE = "encoder.safetensors"
 CONFIG_FILE = "config.json"
 FORMAT = "jepa-platform-encoder"
-
-Which = Literal["target", "context"]
-"""``target``: the EMA teacher (I-JEPA evaluates it), or the encoder itself for objectives without one;
-``context``: the student."""
-
 
 @dataclass
 class Pretrained:
@@ -57,6 +55,20 @@ class Pretrained:
     state: dict[str, torch.Tensor]
     source: str
     step: int | None = None
+    run: dict[str, str] | None = None
+    """The MLflow ``run_id`` and ``tracking_uri`` of the pretraining run, when known (its ``run.json``)."""
+
+
+def pretraining_run(checkpoint: Path) -> dict[str, str] | None:
+    """The MLflow run of the run folder holding ``checkpoint`` (``<run>/checkpoints/last.ckpt``), if any."""
+    saved = checkpoint.parent.parent / "run.json"
+    try:
+        run = json.loads(saved.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(run, dict) or not {"run_id", "tracking_uri"} <= set(run):
+        return None
+    return {"run_id": str(run["run_id"]), "tracking_uri": str(run["tracking_uri"])}
 
 
 def read_checkpoint(path: str | Path, which: Which = "target") -> Pretrained:
@@ -84,6 +96,7 @@ def read_checkpoint(path: str | Path, which: Which = "target") -> Pretrained:
         data=dict(recipe.get("data", {})),
         state=state,
         source=f"{path} ({name}, step {checkpoint.get('global_step')})",
+        run=pretraining_run(path),
         step=checkpoint.get("global_step"),
     )
 
@@ -110,12 +123,34 @@ def read_export(folder: str | Path) -> Pretrained:
     return Pretrained(
         domain=config["domain"], model=config["model"], data=config["data"], state=state,
         source=f"{folder} (exported from {config.get('source', 'unknown')})", step=config.get("step"),
+        run=config.get("run"),
+    )
+
+
+def locate(path: str | Path) -> Path:
+    """The checkpoint file or exported encoder folder ``path`` names; a run folder names its last checkpoint.
+
+    Raises:
+        JepaError: Nothing there, or a folder that is neither an exported encoder nor a pretraining run.
+    """
+    path = Path(path)
+    if path.is_file() or (path / WEIGHTS_FILE).is_file():
+        return path
+    last = path / "checkpoints" / "last.ckpt"
+    if last.is_file():
+        return last
+    if not path.exists():
+        raise JepaError(f"{path} does not exist")
+    raise JepaError(
+        f"{path} is neither an exported encoder ({WEIGHTS_FILE}), a pretraining checkpoint nor a run folder "
+        "(checkpoints/last.ckpt); 'jepa-platform export --checkpoint CKPT --out DIR' writes an encoder folder"
     )
 
 
 def read_pretrained(path: str | Path, which: Which = "target") -> Pretrained:
-    """A checkpoint file or an exported encoder folder."""
-    return read_export(path) if Path(path).is_dir() else read_checkpoint(path, which)
+    """A checkpoint file, a pretraining run folder (its last checkpoint) or an exported encoder folder."""
+    path = locate(path)
+    return read_export(path) if path.is_dir() else read_checkpoint(path, which)
 
 
 def build_encoder(plugin: DomainPlugin, model: ModelConfig, data: DataConfig) -> Encoder:
@@ -149,19 +184,62 @@ def encoder_configs(
     return plugin, model, data_config
 
 
-def load_encoder(folder: str | Path, data: dict[str, Any] | None = None) -> Encoder:
-    """Rebuild an exported encoder (in eval mode) without Lightning.
+class PretrainedEncoder(Encoder):
+    """An encoder with its domain plugin and ``data`` section, so it embeds files as training read its data."""
+
+    def __init__(self, plugin: DomainPlugin, model: ModelConfig, data: DataConfig) -> None:
+        super().__init__(plugin.build_tokenizer(data, model.embed_dim), model)
+        self.plugin = plugin
+        self.data = data
+
+    @torch.no_grad()
+    def embed(self, item: str | Path | Mapping[str, Any], pooled: bool = True) -> torch.Tensor:
+        """The embedding of a file or of one sample.
+
+        Args:
+            item: A file path, read by the domain's :meth:`~jepa_platform.domain.DomainPlugin.read_file`
+                (e.g. an ECG ``.hea`` record, an EEG ``.edf``, a SAR GeoTIFF chip, a CSV of table rows),
+                or one sample as a dataset gives it (a mapping of arrays without a batch axis).
+            pooled: ``True``: the mean of each sample's valid tokens; ``False``: every token.
+
+        Returns:
+            For a file, one row per sample it gives (a record's windows, a table's rows): ``S × D``, or
+            ``S × N × D`` unpooled; for one sample ``D`` or ``N × D``. Float32 on the encoder's device.
+        """
+        single = isinstance(item, Mapping)
+        samples = item if single else self.plugin.read_file(Path(item), self.data)
+        device = next(self.parameters()).device
+        batch = {
+            key: torch.as_tensor(value).unsqueeze(0) if single else torch.as_tensor(value)
+            for key, value in samples.items() if key not in ("label", "group")
+        }
+        batch = {key: value.to(device) for key, value in batch.items()}
+        was_training = self.training
+        self.eval()
+        tokens = self(batch).float()
+        valid = self.tokenizer.valid_mask(batch)
+        self.train(was_training)
+        result = pooled_tokens(tokens, None if valid is None else valid.to(device)) if pooled else tokens
+        return result[0] if single else result
+
+
+def load_encoder(
+    path: str | Path, data: dict[str, Any] | None = None, encoder: Which = "target"
+) -> PretrainedEncoder:
+    """Rebuild a pretrained encoder (in eval mode) without Lightning; ``.embed(file)`` embeds a file.
 
     Args:
-        folder: A folder written by ``jepa-platform export``.
+        path: A folder written by ``jepa-platform export``, a pretraining checkpoint, or a pretraining
+            run folder (its ``checkpoints/last.ckpt``).
         data: Overrides of the saved ``data`` section, e.g. ``{"window_seconds": 2.5}``
             for another window length (the positional table follows the new grid).
+        encoder: Of a checkpoint: ``target`` (the EMA teacher; the encoder itself without one) or ``context``.
     """
-    pretrained = read_export(folder)
+    pretrained = read_pretrained(path, encoder)
     plugin, model, data_config = encoder_configs(pretrained, data)
-    encoder = build_encoder(plugin, model, data_config)
-    load_weights(encoder, pretrained)
-    return encoder.eval()
+    loaded = PretrainedEncoder(plugin, model, data_config)
+    load_weights(loaded, pretrained)
+    return loaded.eval()
 
 
 def export_encoder(checkpoint: str | Path, out: str | Path, which: Which = "target") -> Path:
@@ -181,6 +259,7 @@ def export_encoder(checkpoint: str | Path, out: str | Path, which: Which = "targ
         "encoder": which,
         "source": pretrained.source,
         "step": pretrained.step,
+        "run": pretrained.run,
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))

@@ -11,13 +11,15 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..config import read_json
 from ..errors import JepaError
-from .metrics import Evaluation
+
+if TYPE_CHECKING:
+    from .metrics import Evaluation
 
 RESULTS_FILE = "results.json"
 ROW_FILE = "result.md"

@@ -8,6 +8,7 @@ and the MLflow store. The data is read and checked before anything is written.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +17,16 @@ import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
 from torch.utils.data import DataLoader, Dataset
 
+from ..config import DataArgument, recipe_overrides
 from ..data.shards import ShardSet
 from ..domain.contract import DataConfig, DomainPlugin, DownstreamTask, TaskConfig, cache_dir
 from ..domain.registry import load_domain
 from ..errors import JepaError
+from ..pretrain.plots import downstream_panels, plot_run
 from ..runs.atomic import AtomicCheckpointIO, atomic_write_text
-from ..runs.folder import CONFIG_FILE, quiet_library_chatter, refuse_existing
-from ..runs.tracking import flatten, make_logger
-from .config import DownstreamRecipe, FinetuneConfig, Mode
+from ..runs.folder import CONFIG_FILE, RUN_FILE, quiet_library_chatter, refuse_existing, usable_workers
+from ..runs.tracking import experiment_name, flatten, make_logger, provenance_tags, tracking_uri
+from .config import DownstreamRecipe, FinetuneConfig, Mode, resolve_downstream
 from .heads import build_head
 from .metrics import LOWER_IS_BETTER, direction
 from .model import DownstreamModule
@@ -117,7 +120,8 @@ def run_downstream(recipe: DownstreamRecipe, mode: Mode, pretrained: Pretrained 
             raise JepaError(f"task '{task.name}': the {split} set is empty")
     check_metric(task)
     cfg = recipe.trainer
-    scale = target_scale(task.train, cfg.batch_size, cfg.num_workers) if task.labels.regression else None
+    workers = usable_workers(cfg.num_workers)
+    scale = target_scale(task.train, cfg.batch_size, workers) if task.labels.regression else None
 
     model = recipe.model
     if isinstance(stage, FinetuneConfig):
@@ -130,14 +134,16 @@ def run_downstream(recipe: DownstreamRecipe, mode: Mode, pretrained: Pretrained 
         load_probe_head(head, Path(stage.head_from), task, stage.head)
     module = DownstreamModule(encoder, head, task, recipe, mode, scale)
     loaders = {
-        split: loader(getattr(task, split), cfg.batch_size, cfg.num_workers, split == "train", recipe.seed)
+        split: loader(getattr(task, split), cfg.batch_size, workers, split == "train", recipe.seed)
         for split in ("train", "val", "test")
     }
 
     init = "pretrained" if pretrained is not None else "random"
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / CONFIG_FILE, recipe.to_yaml())
-    logger = make_logger(out, f"jepa-platform/{recipe.domain}-downstream")
+    tags = downstream_tags(recipe.domain, mode, init, pretrained, tracking_uri(out))
+    logger = make_logger(out, experiment_name(recipe.domain), tags=tags)
+    atomic_write_text(out / RUN_FILE, json.dumps({"run_id": logger.run_id, "tracking_uri": tracking_uri(out)}))
     logger.log_hyperparams({**flatten(recipe.to_dict()), "mode": mode, "init": init})
     monitor, better = f"val/{task.metric}", direction(task.metric)
     best = ModelCheckpoint(
@@ -150,7 +156,7 @@ def run_downstream(recipe: DownstreamRecipe, mode: Mode, pretrained: Pretrained 
         devices=1,
         precision=cfg.precision,
         gradient_clip_val=stage.grad_clip,
-        log_every_n_steps=cfg.log_every_n_steps,
+        log_every_n_steps=max(1, min(cfg.log_every_n_steps, len(loaders["train"]))),  # a point every epoch
         logger=logger,
         callbacks=[best, EarlyStopping(monitor, mode=better, patience=stage.patience), TQDMProgressBar(refresh_rate=5)],
         plugins=[AtomicCheckpointIO()],
@@ -180,6 +186,7 @@ def run_downstream(recipe: DownstreamRecipe, mode: Mode, pretrained: Pretrained 
         "head": stage.head,
         "encoder": pretrained.source if pretrained is not None else "random init",
         "data": recipe.data.path or "demo",
+        "out": str(out),
     }
     files = [CONFIG_FILE, RESULTS_FILE]
     if evaluation.per_class:
@@ -189,4 +196,35 @@ def run_downstream(recipe: DownstreamRecipe, mode: Mode, pretrained: Pretrained 
     atomic_write_text(out / RESULTS_FILE, json.dumps(results, indent=2) + "\n")
     for name in files:
         logger.experiment.log_artifact(logger.run_id, str(out / name))
+    if cfg.log_checkpoint:
+        logger.experiment.log_artifact(logger.run_id, str(out / BEST_CHECKPOINT), "checkpoints")
+    plot = plot_run(logger.experiment, logger.run_id, downstream_panels(task.metric), out / "plots" / "training.png")
+    if plot is not None:
+        logger.experiment.log_artifact(logger.run_id, str(plot))
     return results
+
+
+def downstream_tags(domain: str, mode: Mode, init: str, pretrained: Pretrained | None, uri: str) -> dict[str, str]:
+    """The provenance tags, the command, and the pretraining run the encoder comes from (its MLflow run id;
+    the parent run in MLflow's view when both share the store ``uri``)."""
+    tags = {**provenance_tags(domain), "jepa.command": mode, "jepa.init": init}
+    if pretrained is not None:
+        tags["jepa.encoder"] = pretrained.source[:5000]
+    if pretrained is not None and pretrained.run is not None:
+        tags["jepa.pretraining_run_id"] = pretrained.run["run_id"]
+        tags["jepa.pretraining_tracking_uri"] = pretrained.run["tracking_uri"]
+        if pretrained.run["tracking_uri"] == uri:
+            tags["mlflow.parentRunId"] = pretrained.run["run_id"]
+    return tags
+
+
+def run_task(
+    mode: Mode, recipe: str | Path | None, checkpoint: str | Path | None, data: DataArgument,
+    out: str | Path | None, overrides: dict[str, Any],
+) -> dict[str, Any]:
+    """Resolve a downstream recipe (with the overrides of keyword arguments) and probe or fine-tune it."""
+    resolved, pretrained = resolve_downstream(recipe, recipe_overrides(overrides, data), checkpoint)
+    init = "pretrained" if pretrained else "random"
+    stamp = f"{datetime.now():%Y%m%d-%H%M%S}"
+    folder = Path(out) if out is not None else Path("runs") / f"{resolved.domain}-{resolved.task.name}-{mode}-{init}-{stamp}"
+    return run_downstream(resolved, mode, pretrained, folder)

@@ -19,46 +19,54 @@ Strategies register themselves by name; a recipe picks one with
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Union
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-from pydantic import Discriminator, Tag
+from .config import (
+    DEFAULT_STRATEGY,
+    FeatureSubsetMaskingConfig,
+    FutureChunkMaskingConfig,
+    MaskingConfig,
+    MultiBlockMaskingConfig,
+    SpanMaskingConfig,
+    TubeGeneratorConfig,
+    TubeMaskingConfig,
+    strategy_of,
+)
 
-from .base import STRATEGIES, Masks, MaskStrategy, register_strategy
-from .blocks import MultiBlockMasking, MultiBlockMaskingConfig, TubeGeneratorConfig, TubeMasking, TubeMaskingConfig
-from .spans import FutureChunkMasking, FutureChunkMaskingConfig, SpanMasking, SpanMaskingConfig
-from .subsets import FeatureSubsetMasking, FeatureSubsetMaskingConfig
+if TYPE_CHECKING:
+    from .base import STRATEGIES, Masks, MaskStrategy, register_strategy
+    from .blocks import MultiBlockMasking, TubeMasking
+    from .spans import FutureChunkMasking, SpanMasking
+    from .subsets import FeatureSubsetMasking
 
-DEFAULT_STRATEGY = "spans"
+_LAZY = {
+    "STRATEGIES": "base", "Masks": "base", "MaskStrategy": "base", "register_strategy": "base",
+    "MultiBlockMasking": "blocks", "TubeMasking": "blocks", "FutureChunkMasking": "spans", "SpanMasking": "spans",
+    "FeatureSubsetMasking": "subsets",
+}
+"""The torch-backed names, imported on first use so that reading a recipe needs no torch."""
 
 
-def strategy_of(section: Any) -> str | None:
-    """The strategy a ``masking`` section names; a mapping without ``strategy`` means the default."""
-    if isinstance(section, dict):
-        return section.get("strategy", DEFAULT_STRATEGY)
-    return getattr(section, "strategy", None)
-
-
-MaskingConfig = Annotated[
-    Union[
-        Annotated[SpanMaskingConfig, Tag("spans")],
-        Annotated[FutureChunkMaskingConfig, Tag("future_chunks")],
-        Annotated[MultiBlockMaskingConfig, Tag("multiblock")],
-        Annotated[TubeMaskingConfig, Tag("tubes")],
-        Annotated[FeatureSubsetMaskingConfig, Tag("feature_subsets")],
-    ],
-    Discriminator(
-        strategy_of,
-        custom_error_type="unknown_strategy",
-        custom_error_message="strategy must be one of spans, future_chunks, multiblock, tubes, feature_subsets",
-    ),
-]
-"""The ``masking`` recipe section: the config of the strategy that ``strategy`` names."""
+def _strategies() -> dict[str, Any]:
+    """:data:`STRATEGIES` with every built-in strategy registered."""
+    for module in ("blocks", "spans", "subsets"):
+        import_module(f".{module}", __name__)
+    return import_module(".base", __name__).STRATEGIES
 
 
 def build_masking(config: MaskingConfig) -> MaskStrategy:
     """The strategy a recipe's ``masking`` section names."""
-    return STRATEGIES[config.strategy](config)
+    return _strategies()[config.strategy](config)
 
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        _strategies()
+        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "DEFAULT_STRATEGY",

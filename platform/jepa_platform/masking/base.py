@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Annotated, Any, Callable, ClassVar
+from typing import Any, Callable, ClassVar
 
 import torch
-from pydantic import AfterValidator
 
 from ..domain.tokens import MIN_VALID_TOKENS, TokenGrid
 from ..errors import JepaError
@@ -71,21 +70,6 @@ def register_strategy(name: str) -> Callable[[type], type]:
         return cls
 
     return add
-
-
-def _range_within(low: float, high: float) -> AfterValidator:
-    def check(value: tuple[float, float]) -> tuple[float, float]:
-        if not low < value[0] <= value[1] <= high:
-            raise ValueError(f"must satisfy {low:g} < low <= high <= {high:g}")
-        return value
-
-    return AfterValidator(check)
-
-
-Share = Annotated[tuple[float, float], _range_within(0.0, 1.0)]
-"""A ``(low, high)`` range of shares of a grid or sequence: ``0 < low <= high <= 1``."""
-Positive = Annotated[tuple[float, float], _range_within(0.0, float("inf"))]
-"""A ``(low, high)`` range of positive values (aspect ratios): ``0 < low <= high``."""
 
 
 def uniforms(ranges: list[tuple[float, float]], generator: torch.Generator) -> list[float]:

@@ -12,18 +12,13 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Literal
 
 import torch
-from pydantic import PositiveInt, model_validator
 
-from ..config import Section
 from ..domain.tokens import TokenGrid
 from .base import (
     Masks,
     MaskStrategy,
-    Positive,
-    Share,
     all_valid,
     context_floor,
     cut_to_fewest,
@@ -115,26 +110,6 @@ def fitting_length(
     return int((union <= room.unsqueeze(1)).all(dim=0).nonzero().max()) + 1
 
 
-class MultiBlockMaskingConfig(Section):
-    """I-JEPA multi-block masks on a 2-D grid (defaults: the released ViT-H/14 config).
-
-    ``num_blocks`` target blocks of ``target_scale`` of the grid at aspect ratio
-    (height / width) ``target_aspect``, scale and aspect drawn independently;
-    one context block of ``context_scale`` at ``context_aspect``, with the
-    targets removed; at least ``min_context`` context tokens, fewer where a
-    sample has too few valid tokens (see :class:`MultiBlockMasking`).
-    """
-
-    strategy: Literal["multiblock"] = "multiblock"
-    num_blocks: PositiveInt = 4
-    target_scale: Share = (0.15, 0.2)
-    target_aspect: Positive = (0.75, 1.5)
-    context_scale: Share = (0.85, 1.0)
-    context_aspect: Positive = (1.0, 1.0)
-    min_context: PositiveInt = 10
-
-
-
 @register_strategy("multiblock")
 class MultiBlockMasking(MaskStrategy):
     """K target blocks (one group each, they may overlap) and a context block that excludes them.
@@ -177,37 +152,6 @@ class MultiBlockMasking(MaskStrategy):
         eligible = indices_to_mask(block, n) & free
         eligible |= free & (eligible.sum(dim=1) < floor).unsqueeze(1)  # too small: the whole grid
         return Masks(context=cut_to_fewest(eligible, generator), targets=targets)
-
-
-class TubeGeneratorConfig(Section):
-    """``num_blocks`` blocks of ``spatial_scale`` of the plane at ``aspect``, over ``temporal_scale`` of the time."""
-
-    spatial_scale: Share = (0.15, 0.15)
-    temporal_scale: Share = (1.0, 1.0)
-    aspect: Positive = (0.75, 1.5)
-    num_blocks: PositiveInt = 8
-
-
-
-class TubeMaskingConfig(Section):
-    """V-JEPA 3-D multi-block masks on a ``time × height × width`` grid.
-
-    The union of every generator's tubes is the target set, the rest the
-    context. The default is V-JEPA's short-range generator (8 blocks of
-    spatial scale 0.15 over the whole clip, leaving about a quarter of the
-    tokens as context); V-JEPA's long-range one (2 blocks of 0.7) masks about
-    90 % alone, so together they leave only a few percent.
-    """
-
-    strategy: Literal["tubes"] = "tubes"
-    generators: list[TubeGeneratorConfig] = [TubeGeneratorConfig()]
-    min_context: PositiveInt = 10
-
-    @model_validator(mode="after")
-    def _check(self) -> "TubeMaskingConfig":
-        if not self.generators or self.min_context < 1:
-            raise ValueError("tubes need at least one generator and min_context of at least 1")
-        return self
 
 
 @register_strategy("tubes")

@@ -6,17 +6,12 @@ and holes are skipped and every row gets blocks of equal length.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
-from pydantic import PositiveInt, model_validator
 
-from ..config import Section
 from ..domain.tokens import TokenGrid
 from .base import (
     Masks,
     MaskStrategy,
-    Share,
     all_valid,
     cut_to_fewest,
     first_true,
@@ -27,27 +22,6 @@ from .base import (
     valid_counts,
     valid_first_order,
 )
-
-
-class SpanMaskingConfig(Section):
-    """Contiguous target spans on a 1-D time grid; the context is what the spans leave.
-
-    Defaults follow ECG-JEPA: keep 15-25% of the tokens as context, the rest in
-    ``num_spans`` spans of at least ``min_block`` tokens.
-    """
-
-    strategy: Literal["spans"] = "spans"
-    keep_ratio: tuple[float, float] = (0.15, 0.25)
-    num_spans: PositiveInt = 4
-    min_block: PositiveInt = 10
-    min_context: PositiveInt = 4
-
-    @model_validator(mode="after")
-    def _check(self) -> "SpanMaskingConfig":
-        lo, hi = self.keep_ratio
-        if not 0.0 < lo <= hi < 1.0:
-            raise ValueError(f"keep_ratio must satisfy 0 < low <= high < 1, got {self.keep_ratio}")
-        return self
 
 
 @register_strategy("spans")
@@ -90,30 +64,6 @@ class SpanMasking(MaskStrategy):
         is_target = torch.zeros_like(valid).scatter_(1, valid_first_order(valid), in_span) if padded else in_span
         targets = first_true(is_target, total).unsqueeze(1)  # B × 1 × total
         return Masks(context=cut_to_fewest(valid & ~is_target, generator), targets=targets)
-
-
-class FutureChunkMaskingConfig(Section):
-    """The recent past as context, the next ``num_chunks`` chunks on the time axis as targets.
-
-    Shares are of the batch's fewest valid tokens, drawn once per batch and
-    rounded down. No published JEPA code fixes these values (ACT-JEPA's is
-    not public); the defaults keep context and chunks within the sequence.
-    """
-
-    strategy: Literal["future_chunks"] = "future_chunks"
-    context_share: Share = (0.25, 0.5)
-    chunk_share: Share = (0.125, 0.25)
-    num_chunks: PositiveInt = 2
-    min_context: PositiveInt = 1
-
-    @model_validator(mode="after")
-    def _check(self) -> "FutureChunkMaskingConfig":
-        if self.context_share[1] + self.num_chunks * self.chunk_share[1] > 1.0:
-            raise ValueError(
-                f"context_share {self.context_share[1]} + num_chunks {self.num_chunks} x chunk_share "
-                f"{self.chunk_share[1]} exceeds the sequence"
-            )
-        return self
 
 
 @register_strategy("future_chunks")

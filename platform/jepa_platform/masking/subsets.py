@@ -2,43 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
-from pydantic import PositiveInt, model_validator
 
-from ..config import Section
 from ..domain.tokens import TokenGrid
-from .base import Masks, MaskStrategy, Share, all_valid, random_keys, register_strategy, uniforms, valid_counts
-
-
-class FeatureSubsetMaskingConfig(Section):
-    """A random context subset, then ``num_targets`` random target subsets of the other tokens.
-
-    Shares are of the batch's fewest valid tokens, drawn once per batch.
-    Context share and number of targets follow T-JEPA (0.2-0.4, 4). T-JEPA
-    draws each target from all non-context features (targets may overlap,
-    target share 0.2-0.4): ``disjoint_targets: false`` does the same. With
-    disjoint targets (the default) the shares must fit together:
-    ``context_share`` high + ``num_targets`` x ``target_share`` high <= 1.
-    """
-
-    strategy: Literal["feature_subsets"] = "feature_subsets"
-    context_share: Share = (0.2, 0.4)
-    target_share: Share = (0.1, 0.15)
-    num_targets: PositiveInt = 4
-    disjoint_targets: bool = True
-    min_context: PositiveInt = 1
-
-    @model_validator(mode="after")
-    def _check(self) -> "FeatureSubsetMaskingConfig":
-        parts = self.num_targets if self.disjoint_targets else 1
-        if self.context_share[1] + parts * self.target_share[1] > 1.0:
-            raise ValueError(
-                f"context_share {self.context_share[1]} + {parts} x target_share {self.target_share[1]} exceeds "
-                "all tokens"
-            )
-        return self
+from .base import Masks, MaskStrategy, all_valid, random_keys, register_strategy, uniforms, valid_counts
 
 
 @register_strategy("feature_subsets")

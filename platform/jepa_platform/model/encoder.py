@@ -53,7 +53,7 @@ def key_padding_mask(valid: torch.Tensor | None) -> torch.Tensor | None:
 class Encoder(nn.Module):
     """A domain tokenizer, grid positional embeddings and a transformer stack.
 
-    ``embed`` tokenizes a batch; ``encode`` runs the transformer on all tokens
+    ``embed_tokens`` tokenizes a batch; ``encode`` runs the transformer on all tokens
     or on the subset ``keep``; ``forward`` does both for all tokens.
     """
 
@@ -71,7 +71,8 @@ class Encoder(nn.Module):
     def grid(self) -> TokenGrid:
         return self.tokenizer.grid
 
-    def embed(self, batch: Any) -> TokenBatch:
+    def embed_tokens(self, batch: Any) -> TokenBatch:
+        """The tokenizer's tokens of ``batch`` plus positional embeddings (before the transformer)."""
         tokens = self.tokenizer(batch)
         return TokenBatch(tokens.tokens + self.pos_embed().to(tokens.tokens.dtype), tokens.valid)
 
@@ -84,7 +85,7 @@ class Encoder(nn.Module):
 
     def forward(self, batch: Any) -> torch.Tensor:
         """All tokens encoded, ``B × N × D`` (padding masked out of attention)."""
-        embedded = self.embed(batch)
+        embedded = self.embed_tokens(batch)
         valid = embedded.valid
         if valid is not None and bool(valid.all()):
             valid = None  # no mask: the fused attention kernels apply

@@ -7,9 +7,26 @@
 :class:`ObjectiveConfig` is the recipe's ``objective`` section that picks and sets them.
 """
 
-from .config import LOSSES, ObjectiveConfig, prediction_loss
-from .domain import DomainTargets
-from .ema import EMATeacher
-from .sigreg import SIGRegConfig, sigreg
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from .config import ObjectiveConfig, SIGRegConfig
+
+if TYPE_CHECKING:
+    from .domain import DomainTargets
+    from .ema import EMATeacher
+    from .loss import LOSSES, prediction_loss
+    from .sigreg import sigreg
+
+_LAZY = {"LOSSES": "loss", "prediction_loss": "loss", "DomainTargets": "domain", "EMATeacher": "ema", "sigreg": "sigreg"}
+"""The torch-backed names, imported on first use so that reading a recipe needs no torch."""
 
 __all__ = ["LOSSES", "DomainTargets", "EMATeacher", "ObjectiveConfig", "SIGRegConfig", "prediction_loss", "sigreg"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

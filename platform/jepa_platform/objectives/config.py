@@ -1,17 +1,30 @@
-"""The recipe's ``objective`` section and the prediction loss every objective shares."""
+"""The recipe's ``objective`` section, SIGReg's settings in it (no torch import)."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-import torch
-import torch.nn.functional as F
 from pydantic import model_validator
 
 from ..config import Section
-from .sigreg import SIGRegConfig
 
-LOSSES = {"l1": F.l1_loss, "smooth_l1": F.smooth_l1_loss, "mse": F.mse_loss}
+
+class SIGRegConfig(Section):
+    """SIGReg settings; defaults as in LeJEPA (256 slices, t in [0, 3] at 17 points, lambda 0.02)."""
+
+    weight: float = 0.02
+    slices: int = 256
+    points: int = 17
+    t_max: float = 3.0
+    scope: Literal["all", "batch", "tokens", "both"] = "all"
+
+    @model_validator(mode="after")
+    def _check(self) -> "SIGRegConfig":
+        if not 0.0 <= self.weight <= 1.0:
+            raise ValueError(f"weight (lambda) must lie in [0, 1], got {self.weight}")
+        if self.slices < 1 or self.points < 2 or self.t_max <= 0:
+            raise ValueError("need slices >= 1, points >= 2 and t_max > 0")
+        return self
 
 
 class ObjectiveConfig(Section):
@@ -63,13 +76,3 @@ class ObjectiveConfig(Section):
     def full_pass(self) -> bool:
         """Whether a step encodes the whole input: for latent targets, or for SIGReg to test its embeddings."""
         return self.latent or self.kind == "sigreg"
-
-
-def prediction_loss(
-    config: ObjectiveConfig, latent: torch.Tensor | None, domain: torch.Tensor | None
-) -> torch.Tensor:
-    """The prediction loss: the latent loss, the domain loss, or ``latent + domain_weight * domain``."""
-    if latent is None:
-        assert domain is not None
-        return domain
-    return latent if domain is None else latent + config.domain_weight * domain

@@ -38,7 +38,7 @@ class EMATeacher:
     @torch.no_grad()
     def targets(self, batch: Any, valid: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """``(embeddings, targets)`` of the whole input, ``B × N × D`` each: the targets are layer-normed."""
-        full = self.network.encode(self.network.embed(batch).tokens, valid=valid)
+        full = self.network.encode(self.network.embed_tokens(batch).tokens, valid=valid)
         return full, F.layer_norm(full, full.shape[-1:])
 
     @torch.no_grad()

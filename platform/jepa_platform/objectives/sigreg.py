@@ -32,31 +32,10 @@ every rank.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 import torch.distributed as dist
-from pydantic import model_validator
 
-from ..config import Section
-
-
-class SIGRegConfig(Section):
-    """SIGReg settings; defaults as in LeJEPA (256 slices, t in [0, 3] at 17 points, lambda 0.02)."""
-
-    weight: float = 0.02
-    slices: int = 256
-    points: int = 17
-    t_max: float = 3.0
-    scope: Literal["all", "batch", "tokens", "both"] = "all"
-
-    @model_validator(mode="after")
-    def _check(self) -> "SIGRegConfig":
-        if not 0.0 <= self.weight <= 1.0:
-            raise ValueError(f"weight (lambda) must lie in [0, 1], got {self.weight}")
-        if self.slices < 1 or self.points < 2 or self.t_max <= 0:
-            raise ValueError("need slices >= 1, points >= 2 and t_max > 0")
-        return self
+from .config import SIGRegConfig
 
 
 def integration_grid(points: int, t_max: float) -> tuple[torch.Tensor, torch.Tensor]:

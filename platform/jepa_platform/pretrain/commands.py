@@ -6,7 +6,6 @@ Heavy libraries are imported by the commands that run, not when the parser is bu
 from __future__ import annotations
 
 import argparse
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -82,12 +81,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def run_pretrain(args: argparse.Namespace, extra: list[str]) -> int:
-    from lightning.pytorch.utilities.rank_zero import rank_zero_only
-
-    from ..config import read_yaml
-    from ..runs.folder import CONFIG_FILE
-    from .config import resolve_recipe
-    from .run import pretrain
+    from .config import pretrain_recipe
 
     named: dict[str, Any] = {}
     if args.target is not None:
@@ -99,25 +93,24 @@ def run_pretrain(args: argparse.Namespace, extra: list[str]) -> int:
     if args.objective is not None:
         named["objective"] = {"kind": args.objective}
     overrides = command_overrides(extra, named, args.data)
-    base = None
-    if args.resume:
-        if args.out is None:
-            raise JepaError("--resume needs --out pointing at the run to continue")
-        saved = args.out / CONFIG_FILE
-        if not saved.is_file():
-            raise JepaError(f"--resume: {saved} does not exist; nothing to resume in {args.out}")
-        base = read_yaml(saved)
-    recipe = resolve_recipe(args.domain, args.recipe, overrides, base=base)
+    if args.resume and args.out is None:
+        raise JepaError("--resume needs --out pointing at the run to continue")
     if args.print_config:
-        print(recipe.to_yaml(), end="")
+        print(pretrain_recipe(args.domain, recipe=args.recipe, resume_from=args.out if args.resume else None,
+                              **overrides).to_yaml(), end="")
         return 0
-    out = args.out or Path("runs") / f"{recipe.domain}-{datetime.now():%Y%m%d-%H%M%S}"
-    summary = pretrain(recipe, out, resume=args.resume)
+    from lightning.pytorch.utilities.rank_zero import rank_zero_only
+
+    from .run import run_pretraining
+
+    summary = run_pretraining(args.domain, recipe=args.recipe, out=args.out, resume=args.resume, **overrides)
     if rank_zero_only.rank != 0:  # the other processes of a distributed run
         return 0
     print(f"\nPretraining finished after {summary.steps} steps: {finished_line(summary.metrics)}.")
     print(f"  checkpoint: {summary.checkpoint}")
     print(f"  config:     {summary.config}")
+    for note in summary.notes:
+        print(f"  note:       {note}")
     print(f"  MLflow run: {summary.run_id} in {summary.tracking_uri}")
     if summary.tracking_uri.startswith("sqlite:"):
         print(f"  browse:     mlflow ui --backend-store-uri {summary.tracking_uri}")

@@ -14,16 +14,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import model_validator
+from pydantic import PositiveInt, model_validator
 
-from ..config import Section, deep_merge, read_yaml, validate, with_sections
+from ..config import DataArgument, Section, deep_merge, read_yaml, recipe_overrides, validate, with_sections
 from ..domain.contract import DataConfig, DomainPlugin, cache_dir
 from ..domain.registry import load_domain
 from ..errors import JepaError
 from ..masking import MaskingConfig, SpanMaskingConfig, strategy_of
 from ..model import ModelConfig
 from ..objectives import ObjectiveConfig
-from .monitor import MonitorConfig
 
 
 class OptimConfig(Section):
@@ -61,6 +60,8 @@ class TrainerConfig(Section):
     checkpoint_every_n_steps: int = 100
     val_every_n_steps: int | None = None
     limit_val_batches: int | float = 1.0
+    log_checkpoint: bool = False
+    """Also store the last checkpoint in the MLflow run's artifacts when training ends."""
 
     @model_validator(mode="after")
     def _check(self) -> "TrainerConfig":
@@ -69,6 +70,39 @@ class TrainerConfig(Section):
                 raise ValueError(f"{key} must be at least 1")
         if self.num_workers < 0:
             raise ValueError("num_workers must be at least 0")
+        return self
+
+
+class MonitorConfig(Section):
+    """The ``monitor`` recipe section."""
+
+    every_n_steps: PositiveInt = 50
+    samples: int = 512
+    """Training samples the monitor encodes (RankMe, the alarm, the probe's training set) and validation
+    samples the probe is scored on, each drawn once per run."""
+    probe: bool = True
+    probe_lr: float = 1e-2
+    probe_steps: PositiveInt = 300
+    """Full-batch AdamW steps of each fit of the linear probe."""
+    random_init: bool = True
+    """Score a random-init encoder of the same architecture and seed beside the trained one."""
+    token_samples: int = 32
+    """Samples whose token embeddings (every valid token) give ``monitor/rankme_tokens``."""
+    lidar_samples: int = 128
+    lidar_views: int = 4
+    """LiDAR's surrogate classes: ``lidar_samples`` samples, each seen through ``lidar_views`` context masks."""
+    collapse_ratio: float = 0.25
+    collapse_after_steps: int = 100
+    stop_on_collapse: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> "MonitorConfig":
+        if self.samples < 2 or self.probe_lr <= 0:
+            raise ValueError("need samples >= 2 and probe_lr > 0")
+        if self.token_samples < 1 or self.lidar_samples < 2 or self.lidar_views < 2:
+            raise ValueError("need token_samples >= 1, lidar_samples >= 2 and lidar_views >= 2")
+        if not 0.0 < self.collapse_ratio < 1.0:
+            raise ValueError(f"collapse_ratio must lie in (0, 1), got {self.collapse_ratio}")
         return self
 
 
@@ -163,3 +197,22 @@ def resolve_recipe(
     recipe = validate(recipe_model(plugin), merged)
     resolved = plugin.resolve_data(recipe.data, cache_dir())
     return recipe if resolved is recipe.data else recipe.model_copy(update={"data": resolved})
+
+
+def pretrain_recipe(
+    domain: str | None = None,
+    data: DataArgument = None,
+    recipe: str | Path | None = None,
+    resume_from: str | Path | None = None,
+    **overrides: Any,
+) -> Recipe:
+    """The resolved pretraining recipe (what ``pretrain --print-config`` prints); no training, no torch."""
+    from ..runs.folder import CONFIG_FILE
+
+    base = None
+    if resume_from is not None:
+        saved = Path(resume_from) / CONFIG_FILE
+        if not saved.is_file():
+            raise JepaError(f"resume: {saved} does not exist; nothing to resume in {resume_from}")
+        base = read_yaml(saved)
+    return resolve_recipe(domain, recipe, recipe_overrides(overrides, data), base=base)

@@ -126,14 +126,14 @@ class JEPAModule(L.LightningModule):
         auxiliary loss on the context embeddings is added to the loss as it is.
         """
         objective = self.recipe.objective
-        context = self.encoder.encode(self.encoder.embed(batch).tokens, keep=masks.context)
+        context = self.encoder.encode(self.encoder.embed_tokens(batch).tokens, keep=masks.context)
         latent_prediction, domain_prediction = self.predictor(context, masks)
         latent = domain = None
         full = None
         if self.ema is not None:
             full, target = self.ema.targets(batch, valid)
         elif objective.full_pass:
-            full = target = self.encoder.encode(self.encoder.embed(batch).tokens, valid=valid)
+            full = target = self.encoder.encode(self.encoder.embed_tokens(batch).tokens, valid=valid)
         if objective.latent:
             target = gather_tokens(target, masks.targets).transpose(0, 1)  # K × B × Nt × D
             latent = self.target_loss(latent_prediction.float(), target.float(), batch, masks)

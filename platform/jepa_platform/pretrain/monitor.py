@@ -26,52 +26,18 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.fabric.utilities.apply_func import move_data_to_device
-from pydantic import PositiveInt, model_validator
 from torch.utils.data import DataLoader, Dataset, IterableDataset, Subset
 
-from ..config import Section
 from ..data.datamodule import batch_size_of
 from ..domain.contract import DatasetSplits, LabelSpec
 from ..domain.registry import load_domain
 from ..masking import MaskStrategy
 from ..model import Encoder, pooled
+from .config import MonitorConfig
 from .criteria import lidar, rankme
 from .probe import linear_probe, probe_metric
 
 Batches = list[Any]
-
-
-class MonitorConfig(Section):
-    """The ``monitor`` recipe section."""
-
-    every_n_steps: PositiveInt = 50
-    samples: int = 512
-    """Training samples the monitor encodes (RankMe, the alarm, the probe's training set) and validation
-    samples the probe is scored on, each drawn once per run."""
-    probe: bool = True
-    probe_lr: float = 1e-2
-    probe_steps: PositiveInt = 300
-    """Full-batch AdamW steps of each fit of the linear probe."""
-    random_init: bool = True
-    """Score a random-init encoder of the same architecture and seed beside the trained one."""
-    token_samples: int = 32
-    """Samples whose token embeddings (every valid token) give ``monitor/rankme_tokens``."""
-    lidar_samples: int = 128
-    lidar_views: int = 4
-    """LiDAR's surrogate classes: ``lidar_samples`` samples, each seen through ``lidar_views`` context masks."""
-    collapse_ratio: float = 0.25
-    collapse_after_steps: int = 100
-    stop_on_collapse: bool = False
-
-    @model_validator(mode="after")
-    def _check(self) -> "MonitorConfig":
-        if self.samples < 2 or self.probe_lr <= 0:
-            raise ValueError("need samples >= 2 and probe_lr > 0")
-        if self.token_samples < 1 or self.lidar_samples < 2 or self.lidar_views < 2:
-            raise ValueError("need token_samples >= 1, lidar_samples >= 2 and lidar_views >= 2")
-        if not 0.0 < self.collapse_ratio < 1.0:
-            raise ValueError(f"collapse_ratio must lie in (0, 1), got {self.collapse_ratio}")
-        return self
 
 
 def fixed_batches(dataset: Dataset, count: int, batch_size: int, seed: int) -> Batches:
@@ -141,7 +107,7 @@ def context_views(
         valid = None if valid is None or bool(valid.all()) else valid.cpu()
         batch = move_data_to_device(batch, device)
         with precision(context, device):
-            tokens = encoder.embed(batch).tokens
+            tokens = encoder.embed_tokens(batch).tokens
             drawn = [masking.sample(encoder.grid, tokens.shape[0], generator, valid).context for _ in range(views)]
             seen = [encoder.encode(tokens, keep=keep.to(device)).float().mean(dim=1) for keep in drawn]
         samples.append(torch.stack(seen, dim=1).cpu())

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 from lightning.pytorch.accelerators import CPUAccelerator
@@ -12,15 +14,16 @@ from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.loggers import Logger, MLFlowLogger
 from lightning.pytorch.utilities.rank_zero import rank_zero_info, rank_zero_only
 
+from ..config import DataArgument
 from ..data.datamodule import JEPADataModule
 from ..domain.contract import DatasetSplits, cache_dir
 from ..domain.registry import load_domain
 from ..errors import JepaError
 from ..runs.atomic import AtomicCheckpointIO, atomic_write_text
-from ..runs.folder import CONFIG_FILE, RUN_FILE, quiet_library_chatter, refuse_existing
-from ..runs.tracking import flatten, make_logger, tracking_uri
+from ..runs.folder import CONFIG_FILE, RUN_FILE, quiet_library_chatter, refuse_existing, usable_workers
+from ..runs.tracking import experiment_name, flatten, make_logger, provenance_tags, tracking_uri
 from .callbacks import LastCheckpoint, SamplesPerSecond
-from .config import Recipe
+from .config import Recipe, pretrain_recipe
 from .distributed import build_strategy
 from .module import JEPAModule
 from .monitor import RepresentationMonitor
@@ -41,6 +44,8 @@ class RunSummary:
     run_id: str | None
     steps: int
     metrics: dict[str, float]
+    notes: list[str] = field(default_factory=list)
+    """What the run's metrics need explained (e.g. validated only once, at the last step)."""
 
 
 def check_run_folder(out: Path, resume: bool) -> None:
@@ -60,7 +65,7 @@ def build_callbacks(recipe: Recipe, out: Path, splits: DatasetSplits) -> list[L.
         LastCheckpoint(last_checkpoint(out), recipe.trainer.checkpoint_every_n_steps),
         SamplesPerSecond(),
         RepresentationMonitor(recipe.monitor, splits, recipe.trainer.batch_size, recipe.seed),
-        TrainingPlots(out / "plots"),
+        TrainingPlots(out / "plots", recipe.model.embed_dim),
         TQDMProgressBar(refresh_rate=5),
     ]
     return callbacks
@@ -76,7 +81,7 @@ def build_trainer(recipe: Recipe, callbacks: list[L.Callback], out: Path, logger
         num_nodes=cfg.num_nodes,
         precision=cfg.precision,
         gradient_clip_val=recipe.optim.grad_clip,
-        log_every_n_steps=cfg.log_every_n_steps,
+        log_every_n_steps=min(cfg.log_every_n_steps, cfg.max_steps),  # a short run still logs a point
         val_check_interval=cfg.val_every_n_steps,
         check_val_every_n_epoch=None if cfg.val_every_n_steps else 1,
         limit_val_batches=cfg.limit_val_batches,
@@ -101,7 +106,8 @@ def start_run(recipe: Recipe, out: Path, resume: bool, stats: dict[str, int]) ->
         return None
     run_file = out / RUN_FILE
     previous_run = json.loads(run_file.read_text())["run_id"] if resume and run_file.exists() else None
-    logger = make_logger(out, f"jepa-platform/{recipe.domain}", previous_run)
+    tags = {**provenance_tags(recipe.domain), "jepa.command": "pretrain"}
+    logger = make_logger(out, experiment_name(recipe.domain), previous_run, tags)
     atomic_write_text(out / CONFIG_FILE, recipe.to_yaml())
     atomic_write_text(run_file, json.dumps({"run_id": logger.run_id, "tracking_uri": tracking_uri(out)}))
     if resume:  # MLflow params are immutable: the resumed recipe is logged as the config artifact
@@ -125,9 +131,8 @@ def pretrain(recipe: Recipe, out: Path, resume: bool = False) -> RunSummary:
     quiet_library_chatter()
     plugin = load_domain(recipe.domain)
     L.seed_everything(recipe.seed, workers=True, verbose=False)
-    datamodule = JEPADataModule(
-        plugin, recipe.data, recipe.trainer.batch_size, recipe.trainer.num_workers, recipe.seed, cache_dir()
-    )
+    workers = usable_workers(recipe.trainer.num_workers)
+    datamodule = JEPADataModule(plugin, recipe.data, recipe.trainer.batch_size, workers, recipe.seed, cache_dir())
     datamodule.prepare_data()
     datamodule.setup("fit")
     module = JEPAModule(recipe.to_dict())
@@ -142,9 +147,18 @@ def pretrain(recipe: Recipe, out: Path, resume: bool = False) -> RunSummary:
             rank_zero_info(slow)
     trainer.fit(module, datamodule=datamodule, ckpt_path=last_checkpoint(out) if resume else None, weights_only=True)
     metrics = {key: float(value) for key, value in trainer.callback_metrics.items()}
+    notes = validate_if_never_validated(trainer, module, datamodule)
+    metrics.update({key: float(value) for key, value in trainer.callback_metrics.items()})  # validate's
+    if datamodule.splits.labels is None:
+        notes.append("no linear probe: the data has no labels")
     run_id = None if logger is None else logger.run_id
     if logger is not None:
         logger.experiment.log_artifact(run_id, str(out / CONFIG_FILE))
+        if recipe.trainer.log_checkpoint:
+            logger.experiment.log_artifact(run_id, str(last_checkpoint(out)), "checkpoints")
+        final = {"method": recipe.objective.kind, "steps": recipe.trainer.max_steps,
+                 "metrics": logger.experiment.get_run(run_id).data.metrics}  # what 'select' ranks, without MLflow
+        atomic_write_text(out / RUN_FILE, json.dumps({"run_id": run_id, "tracking_uri": tracking_uri(out), "final": final}))
     return RunSummary(
         out=out,
         checkpoint=last_checkpoint(out),
@@ -153,4 +167,35 @@ def pretrain(recipe: Recipe, out: Path, resume: bool = False) -> RunSummary:
         run_id=run_id,
         steps=trainer.global_step,
         metrics=metrics,
+        notes=notes,
     )
+
+
+def validate_if_never_validated(trainer: L.Trainer, module: JEPAModule, datamodule: JEPADataModule) -> list[str]:
+    """Validate (and so probe) once at the last step when training ended before its first validation, as a
+    run shorter than an epoch does; the note saying so, for the summary."""
+    assert datamodule.splits is not None
+    if datamodule.splits.val is None:
+        return ["no validation set: no val/loss and no linear probe score"]
+    if "val/loss" in trainer.callback_metrics or trainer.interrupted:
+        return []
+    trainer.validate(module, datamodule=datamodule, verbose=False, weights_only=True)
+    return [f"training ended before the first validation: validated and probed once, at step {trainer.global_step}"]
+
+
+def run_pretraining(
+    domain: str | None = None,
+    data: DataArgument = None,
+    *,
+    recipe: str | Path | None = None,
+    out: str | Path | None = None,
+    resume: bool = False,
+    **overrides: Any,
+) -> RunSummary:
+    """Resolve the recipe and pretrain it; returns the run's summary. Documented as :func:`jepa_platform.api.pretrain`,
+    which calls this; the ``pretrain`` command line does the same."""
+    if resume and out is None:
+        raise JepaError("resume needs out pointing at the run to continue")
+    resolved = pretrain_recipe(domain, data, recipe, resume_from=out if resume else None, **overrides)
+    folder = Path(out) if out is not None else Path("runs") / f"{resolved.domain}-{datetime.now():%Y%m%d-%H%M%S}"
+    return pretrain(resolved, folder, resume=resume)

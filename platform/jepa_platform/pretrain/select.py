@@ -66,7 +66,11 @@ def locate(reference: str, tracking_uri: str | None) -> tuple[str, str, str]:
 
 
 def score(reference: str, tracking_uri: str | None = None) -> RunScore:
-    """The final criteria (and probe score) of one run."""
+    """The final criteria (and probe score) of one run: from its folder's ``run.json`` when the finished run
+    wrote them there, else from MLflow."""
+    saved = final_of_folder(Path(reference))
+    if saved is not None:
+        return run_score(reference, saved["method"], int(saved["steps"]), saved["metrics"])
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
@@ -75,16 +79,29 @@ def score(reference: str, tracking_uri: str | None = None) -> RunScore:
         run = MlflowClient(tracking_uri=uri).get_run(run_id)
     except MlflowException as exc:
         raise JepaError(f"{name}: MLflow run {run_id} not found in {uri}: {exc.message}") from None
-    metrics, params = run.data.metrics, run.data.params
-    probe = next((metrics[key] for key in PROBE_KEYS if key in metrics), None)
-    random_init_probe = next((metrics[key] for key in RANDOM_INIT_KEYS if key in metrics), None)
+    params = run.data.params
+    return run_score(name, params.get("objective.kind", "ema"), int(params.get("trainer.max_steps", 0)),
+                     run.data.metrics)
+
+
+def final_of_folder(folder: Path) -> dict | None:
+    """The ``final`` entry of a finished run folder's ``run.json`` (method, steps, last metric values)."""
+    try:
+        saved = json.loads((folder / "run.json").read_text())
+    except (OSError, ValueError):
+        return None
+    final = saved.get("final") if isinstance(saved, dict) else None
+    return final if isinstance(final, dict) and {"method", "steps", "metrics"} <= set(final) else None
+
+
+def run_score(name: str, method: str, steps: int, metrics: dict[str, float]) -> RunScore:
     return RunScore(
         name=name,
-        method=params.get("objective.kind", "ema"),
-        steps=int(params.get("trainer.max_steps", 0)),
-        criteria={name: metrics[c.metric] for name, c in CRITERIA.items() if c.metric in metrics},
-        probe=probe,
-        random_init_probe=random_init_probe,
+        method=method,
+        steps=steps,
+        criteria={key: metrics[c.metric] for key, c in CRITERIA.items() if c.metric in metrics},
+        probe=next((metrics[key] for key in PROBE_KEYS if key in metrics), None),
+        random_init_probe=next((metrics[key] for key in RANDOM_INIT_KEYS if key in metrics), None),
     )
 
 

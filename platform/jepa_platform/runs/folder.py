@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from pathlib import Path
 
@@ -40,3 +41,14 @@ def quiet_library_chatter() -> None:
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*overridden `on_before_batch_transfer`.*")  # masks are drawn there
     warnings.filterwarnings("ignore", message=".*FSDP2-wrapped module.*returned a view tensor.*")  # never changed in place
+
+
+def usable_workers(requested: int, key: str = "trainer.num_workers") -> int:
+    """``requested`` loader workers, at most one per CPU core this process may use; says so once when it caps."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if requested <= cores:
+        return requested
+    logging.getLogger("jepa_platform").warning(
+        "%s %d is more than the %d CPU core(s) here; loading with %d worker(s)", key, requested, cores, cores
+    )
+    return cores

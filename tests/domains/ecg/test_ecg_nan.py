@@ -161,8 +161,8 @@ def test_resampling_keeps_nan_runs_where_they_were() -> None:
 
 
 def metric(out: Path, key: str) -> list[float]:
-    client = mlflow.tracking.MlflowClient(tracking_uri=f"sqlite:///{out.resolve() / 'mlflow.db'}")
-    run_id = yaml.safe_load((out / "run.json").read_text())["run_id"]
+    saved = yaml.safe_load((out / "run.json").read_text())
+    client, run_id = mlflow.tracking.MlflowClient(tracking_uri=saved["tracking_uri"]), saved["run_id"]
     return [m.value for m in client.get_metric_history(run_id, key)]
 
 

@@ -273,7 +273,7 @@ def test_regression_probe_keeps_the_epoch_of_lowest_validation_rmse(tmp_path: Pa
     recipe, _ = resolve_downstream(RECIPES / "regress.yaml", overrides, None)
     results = run_downstream(recipe, "probe", None, tmp_path / "run")
     assert results["metric"] == "rmse" and results["regression"] and set(results["test"]) == {"rmse", "mae", "r2"}
-    with sqlite3.connect(tmp_path / "run" / "mlflow.db") as db:
+    with sqlite3.connect(tmp_path / "mlflow.db") as db:  # the store of the folder of runs
         history = [value for (value,) in db.execute("select value from metrics where key = 'val/rmse' order by step")]
     assert len(history) == 6 and results["best_val"] == pytest.approx(min(history))
     saved = torch.load(tmp_path / "run" / "checkpoints" / "best.ckpt", weights_only=True)["state_dict"]
