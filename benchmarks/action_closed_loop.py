@@ -71,7 +71,7 @@ def load_policy(run: Path):
 
     def policy(batch: dict[str, torch.Tensor]) -> torch.Tensor:
         with torch.no_grad():
-            embedded = encoder.embed(batch)
+            embedded = encoder.embed_tokens(batch)
             tokens = encoder.encode(embedded.tokens, valid=embedded.valid)
             return (head(tokens, embedded.valid) * std + mean).view(len(tokens), data.chunk, -1)
 
