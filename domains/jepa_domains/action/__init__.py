@@ -82,6 +82,12 @@ class ActionDomain(DomainPlugin[ActionDataConfig, ActionTaskConfig]):
 
         return load_splits(root, data)
 
+    def read_file(self, path: Path, data: ActionDataConfig) -> dict[str, Any]:
+        """Every window of every episode in one HDF5 file (or folder of episodes), as training reads them."""
+        from .dataset import file_windows
+
+        return file_windows(path, data)
+
     def downstream_task(self, root: Path, data: ActionDataConfig, task: ActionTaskConfig) -> DownstreamTask:
         """Behaviour cloning: each step's action chunk from the window ending there (episodes split as in
         pretraining)."""

@@ -147,6 +147,22 @@ class WindowDataset(Dataset):
         return sample
 
 
+def file_windows(path: Path, data: ActionDataConfig) -> dict[str, np.ndarray]:
+    """Every window of every episode in the file at ``path`` (whatever its split or filter key), normalized with
+    the saved statistics, as arrays with a leading axis of windows; for embedding one file."""
+    if data.normalization is None:
+        raise JepaError("data.normalization is not set: embed with an encoder whose recipe was resolved")
+    episodes = read_episodes(path, data.obs_keys)
+    saved = [key.name for key in data.normalization.observations]
+    if saved != episodes.keys:
+        raise JepaError(f"{path}: observation keys {episodes.keys} differ from the saved normalization's {saved}")
+    windows = WindowDataset(concatenate(episodes.episodes, data.normalization), data, labelled=False)
+    if not len(windows):
+        raise JepaError(f"{path}: gives no window of data.window={data.window} steps")
+    items = [windows[i] for i in range(len(windows))]  # one file's windows, not a training loop
+    return {key: torch.stack([item[key] for item in items]).numpy() for key in items[0]}
+
+
 def label_spec(data: ActionDataConfig) -> LabelSpec | None:
     """The classes ``data.label_keys`` name (each demo's filter key), or ``None``."""
     return LabelSpec(tuple(data.label_keys), multilabel=False) if data.label_keys else None
