@@ -20,7 +20,7 @@ from ..data.shards import ShardSet
 from ..domain.contract import DataConfig, DomainPlugin, DownstreamTask, TaskConfig, cache_dir
 from ..domain.registry import load_domain
 from ..errors import JepaError
-from ..runs.atomic import AtomicCheckpointIO, atomic_write_text
+from ..runs.atomic import AtomicCheckpointIO, atomic_write_text, load_checkpoint
 from ..runs.folder import CONFIG_FILE, quiet_library_chatter, refuse_existing
 from ..runs.tracking import flatten, make_logger
 from .config import DownstreamRecipe, FinetuneConfig, Mode
@@ -38,7 +38,7 @@ def load_probe_head(head: torch.nn.Module, run: Path, task: DownstreamTask, kind
     path = run / BEST_CHECKPOINT if run.is_dir() else run
     if not path.is_file():
         raise JepaError(f"finetune.head_from: {path} does not exist")
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    checkpoint = load_checkpoint(path)
     saved = checkpoint.get("hyper_parameters", {})
     if saved.get("mode") != "probe":
         raise JepaError(f"finetune.head_from: {path} is not the checkpoint of a probe run")

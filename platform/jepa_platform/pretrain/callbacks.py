@@ -9,6 +9,7 @@ from typing import Any
 import lightning as L
 
 from ..data.datamodule import batch_size_of
+from ..runs.checkpoints import keep_as_previous
 
 
 class SamplesPerSecond(L.Callback):
@@ -44,23 +45,30 @@ class SamplesPerSecond(L.Callback):
 class LastCheckpoint(L.Callback):
     """Keeps ``path`` holding the latest state: every ``every_n_steps`` steps and when training ends.
 
-    Writes go through the trainer's checkpoint I/O (atomic in this platform).
+    Writes go through the trainer's checkpoint I/O (atomic, with a content hash
+    beside the file); the checkpoint a write replaces is kept as
+    ``previous.ckpt``. While ``hold`` is set (a non-finite loss stopped the run)
+    nothing more is written.
     """
 
     def __init__(self, path: Path, every_n_steps: int) -> None:
         self.path, self.every_n_steps = Path(path), every_n_steps
+        self.hold = False
         self._saved_step = -1
 
-    def _save(self, trainer: L.Trainer) -> None:
-        if trainer.global_step != self._saved_step:
-            trainer.save_checkpoint(self.path, weights_only=False)  # the whole state, for --resume
+    def save(self, trainer: L.Trainer) -> None:
+        """Write the whole state (for ``--resume``) unless this step's is written already."""
+        if trainer.global_step != self._saved_step and not self.hold:
+            if trainer.is_global_zero:  # a file this process did not write is checked before it is kept
+                keep_as_previous(self.path, verify=self._saved_step < 0)
+            trainer.save_checkpoint(self.path, weights_only=False)
             self._saved_step = trainer.global_step
 
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
         if trainer.global_step % self.every_n_steps == 0:
-            self._save(trainer)
+            self.save(trainer)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._save(trainer)
+        self.save(trainer)

@@ -24,6 +24,7 @@ from ..model import Encoder, Predictor, gather_tokens, jepa_step_flops
 from ..objectives import LOSSES, DomainTargets, EMATeacher, prediction_loss, sigreg
 from ..schedules import cosine, warmup_cosine
 from .config import Recipe, recipe_model
+from .guard import StopGuard
 
 
 @dataclass
@@ -147,6 +148,9 @@ class JEPAModule(L.LightningModule):
 
     def training_step(self, inputs: tuple[Any, torch.Tensor | None, Masks], batch_idx: int) -> dict[str, Any]:
         result = self.jepa_loss(*inputs, seed=self.recipe.seed * 1_000_003 + self.global_step)
+        guard = next((c for c in self.trainer.callbacks if isinstance(c, StopGuard)), None)
+        if guard is not None and not guard.check_loss(self.trainer, result.loss, batch_idx):
+            return None  # no backward, no optimizer step: the weights stay as they were
         self.log("train/loss", result.loss, prog_bar=True, batch_size=inputs[2].context.shape[0])
         if (self.global_step + 1) % self.trainer.log_every_n_steps == 0:  # a logged number is a host-to-device copy
             self.log("train/lr", self.optimizers().param_groups[0]["lr"])
