@@ -23,7 +23,7 @@ from typing import Annotated, Any, Union
 
 from pydantic import Discriminator, Tag
 
-from .base import STRATEGIES, Masks, MaskStrategy, register_strategy
+from .base import STRATEGIES, Masks, MaskStrategy, mask_seed, register_strategy
 from .blocks import MultiBlockMasking, MultiBlockMaskingConfig, TubeGeneratorConfig, TubeMasking, TubeMaskingConfig
 from .spans import FutureChunkMasking, FutureChunkMaskingConfig, SpanMasking, SpanMaskingConfig
 from .subsets import FeatureSubsetMasking, FeatureSubsetMaskingConfig
@@ -78,6 +78,7 @@ __all__ = [
     "TubeMasking",
     "TubeMaskingConfig",
     "build_masking",
+    "mask_seed",
     "register_strategy",
     "strategy_of",
 ]

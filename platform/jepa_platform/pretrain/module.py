@@ -19,7 +19,7 @@ from ..data.datamodule import batch_size_of
 from ..domain.registry import load_domain
 from ..domain.tokens import TokenGrid
 from ..errors import JepaError
-from ..masking import Masks, MaskStrategy, build_masking
+from ..masking import Masks, MaskStrategy, build_masking, mask_seed
 from ..model import Encoder, Predictor, gather_tokens, jepa_step_flops
 from ..objectives import LOSSES, DomainTargets, EMATeacher, prediction_loss, sigreg
 from ..schedules import cosine, warmup_cosine
@@ -98,10 +98,10 @@ class JEPAModule(L.LightningModule):
         return batch, valid, masks
 
     def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> tuple[Any, torch.Tensor | None, Masks]:
-        if self.trainer.training:
-            seed = self.recipe.seed * 1_000_003 + self.global_step
+        if self.trainer.training:  # each process its own masks (see mask_seed)
+            seed = mask_seed(self.recipe.seed, self.global_step, self.global_rank, self.trainer.world_size)
         else:  # validation: the same masks for the same batch at every evaluation
-            seed = self.recipe.seed * 1_000_003 - 1 - self._val_batches
+            seed = mask_seed(self.recipe.seed, -1 - self._val_batches, self.global_rank, self.trainer.world_size)
             self._val_batches += 1
         batch, valid, masks = self.prepare_batch(batch, seed)
         if self.device.type == "cuda":  # pinned memory copies to the GPU without blocking
