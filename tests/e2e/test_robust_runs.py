@@ -141,3 +141,46 @@ def test_unwritable_out_is_one_line_before_any_data_is_read(tmp_path, capsys, mo
     assert main(["pretrain", "--domain", "ecg", "--out", str(out), "--max-steps", "2"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err and str(out) in err
+
+
+def curve(out: Path, key: str) -> dict[int, float]:
+    """``step -> value`` of a metric; for a step logged twice (before and after a resume), the later value."""
+    record = json.loads((out / "run.json").read_text())
+    client = mlflow.tracking.MlflowClient(tracking_uri=record["tracking_uri"])
+    history = sorted(client.get_metric_history(record["run_id"], key), key=lambda m: (m.step, m.timestamp))
+    return {m.step: m.value for m in history}
+
+
+@pytest.mark.slow
+def test_kill_9_and_resume_gives_the_curves_of_an_uninterrupted_run(tmp_path):
+    steps = ["--max-steps", "16", "--trainer.checkpoint_every_n_steps", "4", "--trainer.log_every_n_steps", "1"]
+    whole = run_cli("pretrain", "--domain", "ecg", "--out", str(tmp_path / "whole"), *FAST, *steps)
+    assert whole.returncode == 0, whole.stderr[-3000:]
+
+    out = tmp_path / "killed"
+    killed = start(out, *steps)
+    wait_for(out / "checkpoints" / "previous.ckpt.sha256", killed)  # two checkpoints written, the run goes on
+    time.sleep(1.5)  # between checkpoints
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    saved = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)["global_step"]
+    assert 0 < saved < 16
+    resumed = run_cli("pretrain", "--out", str(out), "--resume")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "cannot be resumed" not in resumed.stderr and "fast-forward" not in resumed.stderr
+
+    for key in ("train/loss", "train/lr", "val/loss"):
+        expected, got = curve(tmp_path / "whole", key), curve(out, key)
+        assert sorted(got) == sorted(expected), key
+        for step, value in expected.items():
+            assert got[step] == pytest.approx(value, rel=1e-5, abs=1e-6), (key, step, saved)
+    assert mlflow_run(out).data.tags["resumed_from_steps"] == str(saved)
+    assert mlflow_run(out).info.status == "FINISHED"
+
+    # a finished run extended: the learning rate goes on from where it was, never jumping back up
+    longer = run_cli("pretrain", "--out", str(tmp_path / "whole"), "--resume", "--max-steps", "20")
+    assert longer.returncode == 0, longer.stderr[-3000:]
+    lr = curve(tmp_path / "whole", "train/lr")
+    assert sorted(lr) == list(range(20))
+    tail = [lr[step] for step in range(15, 20)]
+    assert all(later <= earlier * (1 + 1e-6) for earlier, later in zip(tail, tail[1:])), tail

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import random
 import time
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+import numpy as np
+import torch
 
 from ..data.datamodule import batch_size_of
 from ..runs.checkpoints import keep_as_previous
@@ -72,3 +75,42 @@ class LastCheckpoint(L.Callback):
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.save(trainer)
+
+
+class RandomStates(L.Callback):
+    """Saves every random generator's state (Python, NumPy, torch, CUDA) in the checkpoint and restores it."""
+
+    def state_dict(self) -> dict[str, Any]:
+        name, keys, position, has_gauss, gauss = np.random.get_state()
+        return {
+            "python": random.getstate(),
+            "numpy": (name, torch.from_numpy(keys.astype(np.int64)), position, has_gauss, gauss),
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        random.setstate(state_dict["python"])
+        name, keys, position, has_gauss, gauss = state_dict["numpy"]
+        np.random.set_state((name, keys.numpy().astype(np.uint32), position, has_gauss, gauss))
+        torch.set_rng_state(state_dict["torch"])
+        if state_dict["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state_dict["cuda"])
+
+
+class ResumeMarks(L.Callback):
+    """Tags a resumed MLflow run with the steps it was resumed from (``resumed_from_steps``, comma-separated).
+
+    Metrics of steps after a resumed checkpoint were logged by the run that
+    died and are logged again by the resumed one; for such a step the later
+    value (by timestamp) is the one the resumed run computed.
+    """
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.ckpt_path is None or not trainer.is_global_zero:
+            return
+        for logger in trainer.loggers:
+            if hasattr(logger, "run_id") and hasattr(logger, "experiment"):
+                tags = logger.experiment.get_run(logger.run_id).data.tags
+                steps = [*filter(None, tags.get("resumed_from_steps", "").split(",")), str(trainer.global_step)]
+                logger.experiment.set_tag(logger.run_id, "resumed_from_steps", ",".join(steps))

@@ -9,7 +9,6 @@ optimizer.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import lightning as L
@@ -22,7 +21,7 @@ from ..errors import JepaError
 from ..masking import Masks, MaskStrategy, build_masking, mask_seed
 from ..model import Encoder, Predictor, gather_tokens, jepa_step_flops
 from ..objectives import LOSSES, DomainTargets, EMATeacher, prediction_loss, sigreg
-from ..schedules import cosine, warmup_cosine
+from ..schedules import TrainingSchedule, cosine
 from .config import Recipe, recipe_model
 from .guard import StopGuard
 
@@ -69,6 +68,10 @@ class JEPAModule(L.LightningModule):
         self.masking = build_masking(cfg.masking)
         self.loss_fn = LOSSES[cfg.objective.loss]
         self._mask_generator = torch.Generator()
+        opt, total = cfg.optim, cfg.trainer.max_steps
+        self.schedule = TrainingSchedule(
+            total, int(opt.warmup_fraction * total), opt.start_lr / opt.lr, 1.0, opt.final_lr / opt.lr
+        )
         self._val_batches = 0
 
     def configure_model(self) -> None:
@@ -170,7 +173,19 @@ class JEPAModule(L.LightningModule):
 
     # ------------------------------------------------------------ schedules
     def progress(self) -> float:
-        return self.global_step / max(1, self.recipe.trainer.max_steps)
+        return self.schedule.progress(self.global_step)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["schedule"] = self.schedule.state_dict()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Resumed with another ``trainer.max_steps``: the schedules continue from the checkpoint's step (no jump)."""
+        saved = checkpoint.get("schedule") or {
+            "total": checkpoint["hyper_parameters"]["recipe"]["trainer"]["max_steps"], "anchor": None
+        }
+        self.schedule.load_state_dict(saved)
+        if self.schedule.total != self.recipe.trainer.max_steps:
+            self.schedule.retarget(checkpoint["global_step"], self.recipe.trainer.max_steps)
 
     def ema_momentum(self) -> float:
         return self.ema.momentum(self.progress()) if self.ema is not None else 1.0
@@ -208,13 +223,8 @@ class JEPAModule(L.LightningModule):
             betas=opt.betas,
             fused=self.device.type == "cuda",
         )
-        total = self.recipe.trainer.max_steps
-        warmup = int(opt.warmup_fraction * total)
-        # A partial keeps no state in the checkpoint, so a resumed run follows its current max_steps.
-        schedule = partial(
-            warmup_cosine, total=total, warmup=warmup, start=opt.start_lr / opt.lr, peak=1.0, final=opt.final_lr / opt.lr
-        )
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+        # A bound method keeps no state in the scheduler's checkpoint: the schedule's own is in "schedule".
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, self.schedule.lr_factor)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     # --------------------------------------------------------------- report

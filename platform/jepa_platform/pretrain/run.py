@@ -22,7 +22,7 @@ from ..runs.folder import CONFIG_FILE, RUN_FILE, quiet_library_chatter, refuse_e
 from ..runs.lock import locked_run_folder
 from ..runs.status import fail_dead_run
 from ..runs.tracking import flatten, make_logger, tracking_uri
-from .callbacks import LastCheckpoint, SamplesPerSecond
+from .callbacks import LastCheckpoint, RandomStates, ResumeMarks, SamplesPerSecond
 from .config import Recipe
 from .distributed import build_strategy
 from .guard import StopGuard, record_stop, stopped_error
@@ -72,6 +72,8 @@ def build_callbacks(recipe: Recipe, out: Path, splits: DatasetSplits) -> list[L.
     callbacks = [
         checkpoint,
         StopGuard(checkpoint, recipe.trainer.nonfinite_loss_skips),
+        RandomStates(),
+        ResumeMarks(),
         SamplesPerSecond(),
         RepresentationMonitor(recipe.monitor, splits, recipe.trainer.batch_size, recipe.seed),
         TrainingPlots(out / "plots"),
