@@ -184,3 +184,26 @@ def test_kill_9_and_resume_gives_the_curves_of_an_uninterrupted_run(tmp_path):
     assert sorted(lr) == list(range(20))
     tail = [lr[step] for step in range(15, 20)]
     assert all(later <= earlier * (1 + 1e-6) for earlier, later in zip(tail, tail[1:])), tail
+
+
+@pytest.mark.slow
+def test_on_bad_file_skip_trains_past_a_broken_record_and_counts_it(tmp_path):
+    from tests.e2e.test_cli import mitbih_like_record
+
+    data = tmp_path / "records"
+    for name in ("a", "b", "c"):
+        mitbih_like_record(data / name, seconds=60)
+    broken = data / "b" / "100.dat"
+    broken.write_bytes(broken.read_bytes()[:1000])
+    args = ["pretrain", "--domain", "ecg", "--data", str(data), "--max-steps", "2", *TINY_ECG]
+
+    failed = run_cli(*args, "--out", str(tmp_path / "strict"))
+    assert failed.returncode == 2 and last_line(failed.stderr).startswith(f"error: {broken}: signal file is truncated")
+
+    out = tmp_path / "run"
+    skipped = run_cli(*args, "--out", str(out), "--data.on_bad_file", "skip")
+    assert skipped.returncode == 0, skipped.stderr[-3000:]
+    assert f"skipped 1 of 3 ECG records that could not be read (data.on_bad_file: skip); the first: {broken}" in (
+        skipped.stderr
+    )
+    assert mlflow_run(out).data.metrics["data/bad_files_skipped"] == 1

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import Section
 from ..errors import JepaError, one_line
+from .badfiles import BadFiles
 from .contract import (
     BaselineData,
     DataConfig,
@@ -38,7 +39,7 @@ _LAZY = {
 }
 
 __all__ = [
-    "ENTRY_POINT_GROUP", "MIN_VALID_TOKENS", "BaselineData", "DataConfig", "DatasetSplits", "DomainPlugin",
+    "ENTRY_POINT_GROUP", "MIN_VALID_TOKENS", "BadFiles", "BaselineData", "DataConfig", "DatasetSplits", "DomainPlugin",
     "DownstreamTask", "Holdout", "JepaError", "LabelSpec", "Metric", "NanPolicy", "NanReport", "NanWindows",
     "PrepareSource", "PreparedSamples", "PreparedShards", "Section", "TargetFunction", "TaskConfig", "TokenBatch",
     "TokenGrid", "Tokenizer", "apply_nan_policy", "cache_dir", "check_nan", "fill_linear", "holdout_mask",
