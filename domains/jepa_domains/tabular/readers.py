@@ -37,6 +37,10 @@ def read_file(path: Path) -> pa.Table:
             table = pq.read_table(path)
     except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as exc:
         raise JepaError(f"{path}: cannot read as {path.suffix.lstrip('.').upper()}: {one_line(exc)}") from None
+    try:
+        table.schema.names  # Arrow keeps a CSV's header bytes as they are; Python needs them as text
+    except UnicodeDecodeError:
+        raise JepaError(f"{path}: the column names are not valid UTF-8 text") from None
     for field in table.schema:
         if pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type):
             raise JepaError(f"{path}: column '{field.name}' holds bytes that are not valid UTF-8 text")
