@@ -43,5 +43,5 @@ class BadFiles:
                 f"(data.on_bad_file: skip); the first: {self.skipped[0]}")
 
     def stats(self) -> dict[str, int]:
-        """``bad_files_skipped``, logged to the run's tracker as ``data/bad_files_skipped``."""
-        return {"bad_files_skipped": len(self.skipped)}
+        """Under ``skip``: ``bad_files_skipped``, logged to the run's tracker as ``data/bad_files_skipped``."""
+        return {"bad_files_skipped": len(self.skipped)} if self.policy == "skip" else {}
