@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args, extra) if args.takes_overrides else args.handler(args)
     except JepaError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return getattr(exc, "exit_code", 2)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

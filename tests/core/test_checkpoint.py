@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import pickle
 
 import pytest
 import torch
+from jepa_platform.errors import JepaError
 from jepa_platform.runs import atomic as checkpoint
 from jepa_platform.runs.atomic import atomic_torch_save, atomic_write_text, load_checkpoint
 
@@ -45,5 +45,27 @@ class Payload:
 def test_loading_refuses_pickled_code(tmp_path):
     path = tmp_path / "evil.ckpt"
     torch.save({"state_dict": {}, "extra": Payload()}, path)
-    with pytest.raises(pickle.UnpicklingError):
+    with pytest.raises(JepaError, match="it refers to posix.system, which a weights-only load refuses") as refused:
         load_checkpoint(path)
+    assert "weights_only=False" not in str(refused.value) and "weights_only` set to `False" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "damage, reason",
+    [
+        (lambda data: b"", "the file is empty"),
+        (lambda data: data[: len(data) // 2], "it is truncated or not a PyTorch checkpoint"),
+        (lambda data: os.urandom(len(data)), "it is truncated or not a PyTorch checkpoint"),
+        (lambda data: data[:100] + bytes([data[100] ^ 0xFF]) + data[101:], "it"),  # a flipped byte in the pickle
+    ],
+    ids=["empty", "truncated", "random-bytes", "flipped-byte"],
+)
+def test_an_unreadable_checkpoint_says_why_and_never_advises_an_unsafe_load(tmp_path, damage, reason):
+    path = tmp_path / "last.ckpt"
+    atomic_torch_save({"state_dict": {"w": torch.ones(64)}, "global_step": 3}, path)
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(JepaError) as refused:
+        load_checkpoint(path)
+    message = str(refused.value)
+    assert message.startswith(f"{path}: cannot read as a checkpoint: {reason}"), message
+    assert "\n" not in message and "weights_only" not in message

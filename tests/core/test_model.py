@@ -184,3 +184,23 @@ def test_a_domain_auxiliary_loss_is_added_trained_and_saved(monkeypatch):
     assert module.auxiliary.head.weight.grad.abs().sum() > 0
     assert any(key.startswith("auxiliary.head.") for key in module.state_dict())
     assert not any("auxiliary" in key for key in module.encoder.state_dict())  # the encoder exports without it
+
+
+def test_a_retargeted_schedule_continues_without_a_jump():
+    from jepa_platform.schedules import TrainingSchedule
+
+    schedule = TrainingSchedule(total=40, warmup=4, start=0.1, peak=1.0, final=0.01)
+    at_20 = schedule.lr_factor(20), schedule.progress(20)
+    schedule.retarget(20, 60)  # resumed at step 20 with max_steps 60
+    assert (schedule.lr_factor(20), schedule.progress(20)) == pytest.approx(at_20)
+    assert schedule.lr_factor(60) == pytest.approx(0.01) and schedule.progress(60) == pytest.approx(1.0)
+    factors = [schedule.lr_factor(step) for step in range(20, 61)]
+    assert all(b <= a for a, b in zip(factors, factors[1:]))  # a cosine tail down from where it was
+
+    finished = TrainingSchedule(total=40, warmup=4, start=0.1, peak=1.0, final=0.01)
+    finished.retarget(40, 60)  # a finished run extended trains on at its final values
+    assert [finished.lr_factor(step) for step in (40, 50, 60)] == pytest.approx([0.01] * 3)
+    assert finished.progress(50) == pytest.approx(1.0)
+    restored = TrainingSchedule(total=60, warmup=6, start=0.1, peak=1.0, final=0.01)
+    restored.load_state_dict(schedule.state_dict())
+    assert restored.lr_factor(33) == schedule.lr_factor(33)

@@ -16,7 +16,8 @@ from jepa_platform.data.prepare import prepare
 from jepa_platform.data.shards import ShardSet
 from jepa_platform.domain.registry import load_domain
 from jepa_platform.errors import JepaError
-from jepa_platform.masking import Masks
+from jepa_platform.masking import Masks, mask_seed
+from jepa_platform.pretrain import module
 from jepa_platform.pretrain.callbacks import LastCheckpoint
 from jepa_platform.pretrain.config import Recipe, resolve_recipe
 from jepa_platform.pretrain.module import JEPAModule
@@ -46,9 +47,11 @@ def tiny_recipe(shards: Path, strategy: str, objective: str, devices: int) -> Re
 class Recorder(L.Callback):
     def __init__(self) -> None:
         self.losses: list[float] = []
+        self.batches: list[tuple[dict, torch.Tensor]] = []  # each step's samples and target masks
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         self.losses.append(float(outputs["loss"]))
+        self.batches.append(({key: value.clone() for key, value in batch[0].items()}, batch[2].targets.clone()))
 
 
 def fit(module: JEPAModule, recipe: Recipe, out: Path, datamodule: L.LightningDataModule) -> dict[str, Any]:
@@ -61,7 +64,7 @@ def fit(module: JEPAModule, recipe: Recipe, out: Path, datamodule: L.LightningDa
         name: (value.full_tensor() if isinstance(value, DTensor) else value).detach().clone()
         for name, value in module.state_dict().items()
     }
-    return {"losses": recorder.losses, "weights": weights, "monitor": dict(monitor.latest)}
+    return {"losses": recorder.losses, "weights": weights, "monitor": dict(monitor.latest), "batches": recorder.batches}
 
 
 def _rank(rank: int, port: int, shards: Path, out: Path, results: dict) -> None:
@@ -70,12 +73,19 @@ def _rank(rank: int, port: int, shards: Path, out: Path, results: dict) -> None:
         WORLD_SIZE="2", LOCAL_WORLD_SIZE="2",
     )
     torch.set_num_threads(1)
-    for strategy, objective in RUNS:
-        recipe = tiny_recipe(shards, strategy, objective, devices=2)
+    seeded_by_rank = module.mask_seed
+    for strategy, objective in [*RUNS, ("ddp", "masks")]:
+        # the comparisons with one process need the same masks on both ranks; the last run draws them per rank
+        module.mask_seed = seeded_by_rank if objective == "masks" else lambda seed, step, *_: seed_by_step(seed, step)
+        recipe = tiny_recipe(shards, strategy, "ema" if objective == "masks" else objective, devices=2)
         L.seed_everything(recipe.seed, verbose=False)
         datamodule = JEPADataModule(load_domain("ecg"), recipe.data, BATCH, 0, recipe.seed, out)
         run = fit(JEPAModule(recipe.to_dict()), recipe, out / f"{strategy}-{objective}", datamodule)
         results[(strategy, objective, rank)] = run
+
+
+def seed_by_step(seed: int, step: int) -> int:
+    return mask_seed(seed, step)
 
 
 class GlobalBatches(IterableDataset):
@@ -159,3 +169,16 @@ def test_unknown_strategy_is_a_clear_error(demo_shards, tmp_path):
     recipe.trainer.strategy = "dpp"
     with pytest.raises(JepaError, match="trainer.strategy.*'dpp'.*ddp"):
         build_trainer(recipe, [], tmp_path, logger=False)
+
+
+def test_each_rank_draws_its_own_masks_reproducibly(two_ranks, demo_shards):
+    ranks = [two_ranks[("ddp", "masks", rank)]["batches"] for rank in (0, 1)]
+    recipe = tiny_recipe(demo_shards, "auto", "ema", devices=1)
+    again = JEPAModule(recipe.to_dict())
+    assert len(ranks[0]) == len(ranks[1]) == STEPS
+    for step in range(STEPS):
+        assert not torch.equal(ranks[0][step][1], ranks[1][step][1]), f"both ranks drew the same masks at step {step}"
+        for rank in (0, 1):  # the masks follow from (seed, step, rank) alone: drawn again here, they are the same
+            batch, targets = ranks[rank][step]
+            redrawn = again.prepare_batch(batch, mask_seed(recipe.seed, step, rank, 2))[2].targets
+            assert torch.equal(redrawn, targets), (step, rank)

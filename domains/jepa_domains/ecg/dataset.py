@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 from jepa_platform.domain import (
+    BadFiles,
     DatasetSplits,
     JepaError,
     LabelSpec,
@@ -115,9 +116,10 @@ def load_windows(
     settings: WindowSettings,
     description: str = "reading ECG records",
     report: NanReport | None = None,
+    bad: BadFiles | None = None,
 ) -> ECGWindows:
     """Read every record of ``index`` (a ``record`` path column plus metadata) into windows; ``report``
-    counts the windows the NaN policy dropped or filled.
+    counts the windows the NaN policy dropped or filled; ``bad`` applies ``data.on_bad_file`` (default: fail).
 
     Raises:
         JepaError: A record is unreadable (naming the file), or no record yields a window.
@@ -128,7 +130,10 @@ def load_windows(
     show = len(index) > 200 and sys.stderr.isatty()
     for row in tqdm(index.to_dict("records"), desc=description, unit="rec", disable=not show):
         record = Path(row["record"])
-        windows, lead_present, valid, numbers = record_windows(record, settings, report)
+        read = (bad or BadFiles("fail", "ECG records")).read(record_windows, record, settings, report)
+        if read is None:  # unreadable, skipped under data.on_bad_file: skip
+            continue
+        windows, lead_present, valid, numbers = read
         if len(windows) == 0:
             skipped += str(record.with_suffix(".hea")) not in report.counts  # else NaN took every window
             continue
@@ -174,11 +179,12 @@ def load_splits(root: Path, data: ECGDataConfig) -> DatasetSplits:
     holdout of the records, or of each record's last windows when that holds out none (see :func:`split_holdout`)."""
     settings = window_settings(data)
     report = settings.nan_report()
+    bad = BadFiles(data.on_bad_file, "ECG records")
     labels, notes = None, []
     if is_ptbxl(root):
         index = read_database(root, data.sampling_rate)
         index = index[index["strat_fold"].isin(data.train_folds + data.val_folds)]
-        windows = load_windows(index, settings, report=report)
+        windows = load_windows(index, settings, report=report, bad=bad)
         is_val = windows.meta["strat_fold"].isin(data.val_folds).to_numpy()
         is_train = ~is_val
         labels = attach_statement_labels(windows, is_train)
@@ -186,7 +192,7 @@ def load_splits(root: Path, data: ECGDataConfig) -> DatasetSplits:
         records = find_records(root)
         names = [str(r.relative_to(root)) if root.is_dir() else r.name for r in records]
         index = pd.DataFrame({"record": records, "name": names})
-        windows = load_windows(index, settings, report=report)
+        windows = load_windows(index, settings, report=report, bad=bad)
         meta = windows.meta
         holdout = split_holdout(
             meta["name"], meta["name"].to_numpy(), meta["window"].to_numpy() * settings.window, settings.window,
@@ -195,9 +201,9 @@ def load_splits(root: Path, data: ECGDataConfig) -> DatasetSplits:
         is_train, is_val, notes = holdout.train, holdout.val, [holdout.note] if holdout.note else []
     val = windows.subset(is_val) if is_val.any() and is_train.any() else None
     train = windows.subset(is_train) if val is not None else windows
-    line = report.line("ECG records", "records")
+    lines = [line for line in (report.line("ECG records", "records"), bad.line()) if line]
     return DatasetSplits(
-        train=train, val=val, labels=labels, stats=report.stats(), notes=[line, *notes] if line else notes
+        train=train, val=val, labels=labels, stats={**report.stats(), **bad.stats()}, notes=[*lines, *notes]
     )
 
 

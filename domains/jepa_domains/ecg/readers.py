@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import wfdb
-from jepa_platform.domain import JepaError
+from jepa_platform.domain import JepaError, one_line
 
 from .leads import standard_lead
 
@@ -73,7 +73,7 @@ def check_header(record: Path) -> wfdb.Record:
     try:
         meta = wfdb.rdheader(str(record))
     except Exception as exc:
-        raise JepaError(f"{header}: malformed header: {exc}") from exc
+        raise JepaError(f"{header}: malformed header: {one_line(exc)}") from exc
     if not meta.sig_len:
         raise JepaError(f"{header}: header gives no signal length (0 samples)")
     check_signal_files(record, meta)
@@ -111,7 +111,7 @@ def read_record(record: Path, leads: tuple[str, ...]) -> RawRecord:
     meta = check_header(record)
     positions = {}
     for index, name in enumerate(meta.sig_name):
-        lead = standard_lead(name)
+        lead = standard_lead(name) if name else None  # a signal line may omit its description
         if lead in leads and lead not in positions:
             positions[lead] = index
     if not positions:
@@ -121,7 +121,7 @@ def read_record(record: Path, leads: tuple[str, ...]) -> RawRecord:
     try:
         data = wfdb.rdrecord(str(record), channels=list(positions.values()), physical=True)
     except Exception as exc:
-        raise JepaError(f"{record.with_suffix('.hea')}: cannot read signals: {exc}") from exc
+        raise JepaError(f"{record.with_suffix('.hea')}: cannot read signals: {one_line(exc)}") from exc
     signal = np.zeros((len(leads), data.sig_len), dtype=np.float32)
     present = np.zeros(len(leads), dtype=bool)
     for column, lead in enumerate(positions):

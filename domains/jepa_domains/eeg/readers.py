@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from jepa_platform.domain import JepaError
+from jepa_platform.domain import JepaError, one_line
 
 from .channels import normalize_channel
 
@@ -74,7 +74,7 @@ def read_recording(path: Path, channels: tuple[str, ...]) -> tuple[np.ndarray, n
             warnings.simplefilter("ignore")
             raw = reader(path, preload=False, verbose="error")
     except Exception as exc:  # mne raises several types for malformed headers
-        raise JepaError(f"{path}: cannot read EDF/BDF header: {exc}") from None
+        raise JepaError(f"{path}: cannot read EDF/BDF header: {one_line(exc)}") from None
     found: dict[str, int] = {}
     for index, name in enumerate(raw.ch_names):
         canonical = normalize_channel(name)

@@ -46,6 +46,10 @@ def band_labels(src) -> tuple[str, ...]:
     return tuple(labels)
 
 
+MAX_BANDS = 1024
+"""More bands than any SAR or multispectral product has: a header declaring more is corrupt."""
+
+
 def read_raster(path: Path) -> tuple[np.ndarray, tuple[str, ...]]:
     """All bands of a raster through rasterio, nodata and non-finite pixels as NaN, and the bands' labels."""
     import rasterio
@@ -55,6 +59,9 @@ def read_raster(path: Path) -> tuple[np.ndarray, tuple[str, ...]]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)  # chips are often plain TIFFs
             with rasterio.open(path) as src:
+                if src.count > MAX_BANDS:  # a corrupt header: reading would allocate bands x height x width
+                    raise JepaError(f"{path}: corrupted raster header: it declares {src.count} bands "
+                                    f"(more than {MAX_BANDS})")
                 values = src.read(masked=True).astype(np.float32)
                 labels = band_labels(src)
     except RasterioIOError as exc:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
-from jepa_platform.domain import JepaError
+from jepa_platform.domain import JepaError, one_line
 
 SUFFIXES = (".csv", ".parquet", ".pq")
 
@@ -36,7 +36,11 @@ def read_file(path: Path) -> pa.Table:
         else:
             table = pq.read_table(path)
     except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as exc:
-        raise JepaError(f"{path}: cannot read as {path.suffix.lstrip('.').upper()}: {exc}") from None
+        raise JepaError(f"{path}: cannot read as {path.suffix.lstrip('.').upper()}: {one_line(exc)}") from None
+    try:
+        table.schema.names  # Arrow keeps a CSV's header bytes as they are; Python needs them as text
+    except UnicodeDecodeError:
+        raise JepaError(f"{path}: the column names are not valid UTF-8 text") from None
     for field in table.schema:
         if pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type):
             raise JepaError(f"{path}: column '{field.name}' holds bytes that are not valid UTF-8 text")

@@ -10,6 +10,8 @@ import lightning as L
 import torch
 from lightning.pytorch.utilities import rank_zero_info
 from torch.utils.data import DataLoader, Dataset, IterableDataset
+from torchdata.stateful_dataloader import StatefulDataLoader
+from torchdata.stateful_dataloader.sampler import RandomSampler
 
 from ..domain.contract import DataConfig, DatasetSplits, DomainPlugin
 from ..errors import JepaError
@@ -35,7 +37,10 @@ class JEPADataModule(L.LightningDataModule):
     """Loaders over a domain's datasets, or over prepared shards when ``data.path`` is a shard folder.
 
     Shards are read rank- and worker-aware (see :class:`~.shards.ShardedDataset`),
-    the domain's datasets through Lightning's distributed sampler.
+    the domain's datasets through Lightning's distributed sampler. The training
+    loader is stateful: a checkpoint holds its position (the sampler's order
+    and how far into it; for shards, how many batches were read), so a resumed
+    run continues with the batch it would have seen next.
 
     Args:
         plugin: The domain.
@@ -87,7 +92,7 @@ class JEPADataModule(L.LightningDataModule):
             held += ": nothing held out (too little data, or no validation share), so no validation loss or probe score"
         rank_zero_info(f"{self.plugin.name} {source}: {size} training samples, {held}")
 
-    def _loader(self, dataset: Dataset, train: bool) -> DataLoader:
+    def _loader(self, dataset: Dataset, train: bool) -> DataLoader | StatefulDataLoader:
         workers = dict(
             num_workers=self.num_workers, persistent_workers=self.num_workers > 0, pin_memory=torch.cuda.is_available()
         )
@@ -107,17 +112,19 @@ class JEPADataModule(L.LightningDataModule):
                     rank_zero_info(f"{self.plugin.name} shards: {change}")
                 dataset = dataset.configured(drop_last=drop_last)
                 workers.update(num_workers=fitted, persistent_workers=fitted > 0)
-            return DataLoader(dataset, batch_size=None, **workers)
-        return DataLoader(
-            dataset,
-            batch_size=self.batch_size,
-            shuffle=train,
-            drop_last=train,
-            generator=torch.Generator().manual_seed(self.seed) if train else None,
-            **workers,
+            loader = StatefulDataLoader if train else DataLoader
+            return loader(dataset, batch_size=None, **workers)
+        if not train:
+            return DataLoader(dataset, batch_size=self.batch_size, **workers)
+        # The order's generator is the sampler's alone (the loader draws worker seeds from its own), so the
+        # position saved in a checkpoint gives the same order for this epoch and the next ones.
+        order = RandomSampler(dataset, generator=torch.Generator().manual_seed(self.seed))
+        return StatefulDataLoader(
+            dataset, batch_size=self.batch_size, sampler=order, drop_last=True,
+            generator=torch.Generator().manual_seed(self.seed + 1), **workers,
         )
 
-    def train_dataloader(self) -> DataLoader:
+    def train_dataloader(self) -> DataLoader | StatefulDataLoader:
         assert self.splits is not None
         return self._loader(self.splits.train, train=True)
 

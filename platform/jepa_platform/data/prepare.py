@@ -20,6 +20,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
+import time
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -192,8 +194,17 @@ def _prepare_task(plugin: DomainPlugin, data: DataConfig, items: list[Any]) -> l
     return results
 
 
-def _single_thread() -> None:
-    torch.set_num_threads(1)  # one process per core; no oversubscription
+def _worker_start(parent: int) -> None:
+    """In each worker: one thread for torch (one process per core), and an exit when ``parent`` dies."""
+    torch.set_num_threads(1)
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Ends this worker once its parent is gone (killed, even with SIGKILL): no orphan keeps computing."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
 
 
 def _preprocessed(
@@ -206,7 +217,7 @@ def _preprocessed(
         for task in tasks:
             yield from _prepare_task(plugin, data, task)
         return
-    pool = ProcessPoolExecutor(workers, initializer=_single_thread)
+    pool = ProcessPoolExecutor(workers, initializer=_worker_start, initargs=(os.getpid(),))
     try:
         pending = deque(pool.submit(_prepare_task, plugin, data, task) for task in islice(tasks, 2 * workers))
         while pending:

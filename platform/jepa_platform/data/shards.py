@@ -174,7 +174,7 @@ class ShardSet:
         if self.manifest["domain"] != plugin.name:
             raise JepaError(f"{self.location} holds '{self.manifest['domain']}' shards, not '{plugin.name}'")
         prepared, wanted = self.manifest["shard_settings"], plugin.shard_settings(data)
-        for key in sorted(set(prepared) | set(wanted)):
+        for key in sorted((set(prepared) | set(wanted)) - {"on_bad_file"}):  # which files to skip: not a shape
             if prepared.get(key) != wanted.get(key):
                 raise JepaError(
                     f"{self.location}: the shards were prepared with data.{key}={prepared.get(key)!r}, the recipe asks "

@@ -9,7 +9,8 @@ list`` fast.
 from typing import TYPE_CHECKING, Any
 
 from ..config import Section
-from ..errors import JepaError
+from ..errors import JepaError, one_line
+from .badfiles import BadFiles
 from .contract import (
     BaselineData,
     DataConfig,
@@ -40,11 +41,12 @@ _LAZY = {
 }
 
 __all__ = [
-    "AuxiliaryLoss", "ENTRY_POINT_GROUP", "MIN_VALID_TOKENS", "BaselineData", "DataConfig", "DatasetSplits", "DomainPlugin",
+    "AuxiliaryLoss", "ENTRY_POINT_GROUP", "MIN_VALID_TOKENS", "BadFiles", "BaselineData", "DataConfig", "DatasetSplits",
+    "DomainPlugin",
     "DownstreamTask", "Holdout", "JepaError", "LabelSpec", "Metric", "NanPolicy", "NanReport", "NanWindows",
     "PrepareSource", "PreparedSamples", "PreparedShards", "Section", "TargetFunction", "TaskConfig", "TokenBatch",
     "TokenGrid", "Tokenizer", "apply_nan_policy", "cache_dir", "check_nan", "fill_linear", "holdout_mask",
-    "in_holdout", "list_domains", "load_domain", "resample_missing", "split_holdout",
+    "in_holdout", "list_domains", "load_domain", "one_line", "resample_missing", "split_holdout",
 ]
 
 

@@ -23,6 +23,7 @@ from pydantic import Field
 
 from ..config import Section
 from ..errors import JepaError
+from .badfiles import BadFilePolicy
 from .missing import NanPolicy
 
 if TYPE_CHECKING:
@@ -52,6 +53,9 @@ class DataConfig(Section):
     their own meaning of NaN: a missing value, a learned token."""
     max_nan_fraction: float = Field(default=0.1, ge=0.0, lt=1.0)
     """Under ``nan_policy: interpolate``, the largest share of a channel's values in one window that is filled."""
+    on_bad_file: BadFilePolicy = "fail"
+    """A file that cannot be read (corrupt, truncated): ``fail`` stops with its one-line error, ``skip`` goes on
+    without it and counts it (in the log and as the ``data/bad_files_skipped`` metric)."""
 
 
 @dataclass(frozen=True)

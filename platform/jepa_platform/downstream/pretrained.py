@@ -30,6 +30,7 @@ from ..domain.registry import load_domain
 from ..errors import JepaError
 from ..model import Encoder, ModelConfig
 from ..model import pooled as pooled_tokens
+from ..runs.atomic import load_checkpoint
 from .choices import Which
 
 WEIGHTS_FILE = "encoder.safetensors"
@@ -76,10 +77,7 @@ def read_checkpoint(path: str | Path, which: Which = "target") -> Pretrained:
     path = Path(path)
     if not path.is_file():
         raise JepaError(f"checkpoint {path} does not exist")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise JepaError(f"{path}: cannot read as a checkpoint: {exc}") from exc
+    checkpoint = load_checkpoint(path)
     recipe = checkpoint.get("hyper_parameters", {}).get("recipe") if isinstance(checkpoint, dict) else None
     if not isinstance(recipe, dict) or "domain" not in recipe or "state_dict" not in checkpoint:
         raise JepaError(f"{path} is not a jepa-platform pretraining checkpoint (no recipe in its hyper_parameters)")

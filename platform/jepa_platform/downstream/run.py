@@ -23,7 +23,7 @@ from ..domain.contract import DataConfig, DomainPlugin, DownstreamTask, TaskConf
 from ..domain.registry import load_domain
 from ..errors import JepaError
 from ..pretrain.plots import downstream_panels, plot_run
-from ..runs.atomic import AtomicCheckpointIO, atomic_write_text
+from ..runs.atomic import AtomicCheckpointIO, atomic_write_text, load_checkpoint
 from ..runs.folder import CONFIG_FILE, RUN_FILE, quiet_library_chatter, refuse_existing, usable_workers
 from ..runs.tracking import experiment_name, flatten, make_logger, provenance_tags, tracking_uri
 from .config import DownstreamRecipe, FinetuneConfig, Mode, resolve_downstream
@@ -41,7 +41,7 @@ def load_probe_head(head: torch.nn.Module, run: Path, task: DownstreamTask, kind
     path = run / BEST_CHECKPOINT if run.is_dir() else run
     if not path.is_file():
         raise JepaError(f"finetune.head_from: {path} does not exist")
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    checkpoint = load_checkpoint(path)
     saved = checkpoint.get("hyper_parameters", {})
     if saved.get("mode") != "probe":
         raise JepaError(f"finetune.head_from: {path} is not the checkpoint of a probe run")

@@ -35,13 +35,13 @@ from .config import (
 )
 
 if TYPE_CHECKING:
-    from .base import STRATEGIES, Masks, MaskStrategy, register_strategy
+    from .base import STRATEGIES, Masks, MaskStrategy, mask_seed, register_strategy
     from .blocks import MultiBlockMasking, TubeMasking
     from .spans import FutureChunkMasking, SpanMasking
     from .subsets import FeatureSubsetMasking
 
 _LAZY = {
-    "STRATEGIES": "base", "Masks": "base", "MaskStrategy": "base", "register_strategy": "base",
+    "STRATEGIES": "base", "Masks": "base", "MaskStrategy": "base", "mask_seed": "base", "register_strategy": "base",
     "MultiBlockMasking": "blocks", "TubeMasking": "blocks", "FutureChunkMasking": "spans", "SpanMasking": "spans",
     "FeatureSubsetMasking": "subsets",
 }
@@ -86,6 +86,7 @@ __all__ = [
     "TubeMasking",
     "TubeMaskingConfig",
     "build_masking",
+    "mask_seed",
     "register_strategy",
     "strategy_of",
 ]

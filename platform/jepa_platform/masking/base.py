@@ -175,3 +175,14 @@ def random_below(high: torch.Tensor, generator: torch.Generator) -> torch.Tensor
     """Uniform random integers in ``[0, high)``, elementwise for a positive integer tensor ``high``."""
     draws = torch.rand(high.shape, generator=generator, device=high.device, dtype=torch.float64)
     return torch.minimum((draws * high).long(), high - 1)
+
+
+def mask_seed(seed: int, step: int, rank: int = 0, world_size: int = 1) -> int:
+    """The seed of the masks process ``rank`` of ``world_size`` draws at ``step``: one per (run seed, step, rank).
+
+    Each process of a distributed run draws its own masks for its own samples,
+    so the global batch sees as many different masks as it has samples; a
+    single process draws what it always drew. The values stay distinct within
+    32 bits (all a CPU generator's seed keeps) for any realistic step count.
+    """
+    return seed * 1_000_003 + step * world_size + rank

@@ -58,6 +58,8 @@ class TrainerConfig(Section):
     num_nodes: int = 1
     log_every_n_steps: int = 10
     checkpoint_every_n_steps: int = 100
+    nonfinite_loss_skips: int = 0
+    """Steps with a NaN/Inf loss skipped (no update) before the run stops; 0 stops at the first."""
     val_every_n_steps: int | None = None
     limit_val_batches: int | float = 1.0
     log_checkpoint: bool = False
@@ -68,8 +70,8 @@ class TrainerConfig(Section):
         for key in ("max_steps", "batch_size", "log_every_n_steps", "checkpoint_every_n_steps", "num_nodes"):
             if getattr(self, key) < 1:
                 raise ValueError(f"{key} must be at least 1")
-        if self.num_workers < 0:
-            raise ValueError("num_workers must be at least 0")
+        if self.num_workers < 0 or self.nonfinite_loss_skips < 0:
+            raise ValueError("num_workers and nonfinite_loss_skips must be at least 0")
         return self
 
 

@@ -9,7 +9,6 @@ optimizer.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import lightning as L
@@ -19,11 +18,12 @@ from ..data.datamodule import batch_size_of
 from ..domain.registry import load_domain
 from ..domain.tokens import TokenGrid
 from ..errors import JepaError
-from ..masking import Masks, MaskStrategy, build_masking
+from ..masking import Masks, MaskStrategy, build_masking, mask_seed
 from ..model import Encoder, Predictor, gather_tokens, jepa_step_flops
 from ..objectives import LOSSES, DomainTargets, EMATeacher, prediction_loss, sigreg
-from ..schedules import cosine, warmup_cosine
+from ..schedules import TrainingSchedule, cosine
 from .config import Recipe, recipe_model
+from .guard import StopGuard
 
 
 @dataclass
@@ -70,6 +70,10 @@ class JEPAModule(L.LightningModule):
         self.masking = build_masking(cfg.masking)
         self.loss_fn = LOSSES[cfg.objective.loss]
         self._mask_generator = torch.Generator()
+        opt, total = cfg.optim, cfg.trainer.max_steps
+        self.schedule = TrainingSchedule(
+            total, int(opt.warmup_fraction * total), opt.start_lr / opt.lr, 1.0, opt.final_lr / opt.lr
+        )
         self._val_batches = 0
 
     def configure_model(self) -> None:
@@ -99,10 +103,10 @@ class JEPAModule(L.LightningModule):
         return batch, valid, masks
 
     def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> tuple[Any, torch.Tensor | None, Masks]:
-        if self.trainer.training:
-            seed = self.recipe.seed * 1_000_003 + self.global_step
+        if self.trainer.training:  # each process its own masks (see mask_seed)
+            seed = mask_seed(self.recipe.seed, self.global_step, self.global_rank, self.trainer.world_size)
         else:  # validation: the same masks for the same batch at every evaluation
-            seed = self.recipe.seed * 1_000_003 - 1 - self._val_batches
+            seed = mask_seed(self.recipe.seed, -1 - self._val_batches, self.global_rank, self.trainer.world_size)
             self._val_batches += 1
         batch, valid, masks = self.prepare_batch(batch, seed)
         if self.device.type == "cuda":  # pinned memory copies to the GPU without blocking
@@ -166,6 +170,9 @@ class JEPAModule(L.LightningModule):
 
     def training_step(self, inputs: tuple[Any, torch.Tensor | None, Masks], batch_idx: int) -> dict[str, Any]:
         result = self.jepa_loss(*inputs, seed=self.recipe.seed * 1_000_003 + self.global_step)
+        guard = next((c for c in self.trainer.callbacks if isinstance(c, StopGuard)), None)
+        if guard is not None and not guard.check_loss(self.trainer, result.loss, batch_idx):
+            return None  # no backward, no optimizer step: the weights stay as they were
         self.log("train/loss", result.loss, prog_bar=True, batch_size=inputs[2].context.shape[0])
         if (self.global_step + 1) % self.trainer.log_every_n_steps == 0:  # a logged number is a host-to-device copy
             self.log("train/lr", self.optimizers().param_groups[0]["lr"])
@@ -189,7 +196,19 @@ class JEPAModule(L.LightningModule):
 
     # ------------------------------------------------------------ schedules
     def progress(self) -> float:
-        return self.global_step / max(1, self.recipe.trainer.max_steps)
+        return self.schedule.progress(self.global_step)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["schedule"] = self.schedule.state_dict()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Resumed with another ``trainer.max_steps``: the schedules continue from the checkpoint's step (no jump)."""
+        saved = checkpoint.get("schedule") or {
+            "total": checkpoint["hyper_parameters"]["recipe"]["trainer"]["max_steps"], "anchor": None
+        }
+        self.schedule.load_state_dict(saved)
+        if self.schedule.total != self.recipe.trainer.max_steps:
+            self.schedule.retarget(checkpoint["global_step"], self.recipe.trainer.max_steps)
 
     def ema_momentum(self) -> float:
         return self.ema.momentum(self.progress()) if self.ema is not None else 1.0
@@ -227,13 +246,8 @@ class JEPAModule(L.LightningModule):
             betas=opt.betas,
             fused=self.device.type == "cuda",
         )
-        total = self.recipe.trainer.max_steps
-        warmup = int(opt.warmup_fraction * total)
-        # A partial keeps no state in the checkpoint, so a resumed run follows its current max_steps.
-        schedule = partial(
-            warmup_cosine, total=total, warmup=warmup, start=opt.start_lr / opt.lr, peak=1.0, final=opt.final_lr / opt.lr
-        )
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+        # A bound method keeps no state in the scheduler's checkpoint: the schedule's own is in "schedule".
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, self.schedule.lr_factor)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     # --------------------------------------------------------------- report

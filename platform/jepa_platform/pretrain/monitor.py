@@ -170,6 +170,10 @@ class RepresentationMonitor(L.Callback):
             return
         context = trainer.precision_plugin.forward_context
         values, embeddings = self.criteria(pl_module, context)
+        if not bool(torch.isfinite(embeddings).all()):  # diverged weights: nothing meaningful to measure
+            warnings.warn(f"monitor: the target encoder's embeddings are not finite at step {step}; not measured",
+                          stacklevel=2)
+            return
         if "probe" in kinds:
             val, _ = encode(pl_module.target_encoder, self.val_batches, pl_module.device, context)
             values[self.probe_key()] = self.probe_score(embeddings, val)
@@ -185,6 +189,8 @@ class RepresentationMonitor(L.Callback):
         cfg, encoder, device = self.config, pl_module.target_encoder, pl_module.device
         embeddings, tokens = encode(encoder, self.train_batches, device, context, cfg.token_samples)
         views = context_views(encoder, pl_module.masking, self.lidar_batches, cfg.lidar_views, device, context)
+        if not bool(torch.isfinite(embeddings).all()):
+            return {}, embeddings
         values = {
             "monitor/rankme": rankme(embeddings),
             "monitor/rankme_tokens": rankme(tokens),

@@ -12,7 +12,7 @@ import lightning as L
 from lightning.pytorch.accelerators import CPUAccelerator
 from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.loggers import Logger, MLFlowLogger
-from lightning.pytorch.utilities.rank_zero import rank_zero_info, rank_zero_only
+from lightning.pytorch.utilities.rank_zero import rank_zero_info, rank_zero_only, rank_zero_warn
 
 from ..config import DataArgument
 from ..data.datamodule import JEPADataModule
@@ -20,11 +20,15 @@ from ..domain.contract import DatasetSplits, cache_dir
 from ..domain.registry import load_domain
 from ..errors import JepaError
 from ..runs.atomic import AtomicCheckpointIO, atomic_write_text
+from ..runs.checkpoints import previous_of, resume_checkpoint
 from ..runs.folder import CONFIG_FILE, RUN_FILE, quiet_library_chatter, refuse_existing, usable_workers
+from ..runs.lock import locked_run_folder
+from ..runs.status import fail_dead_run
 from ..runs.tracking import experiment_name, flatten, make_logger, provenance_tags, tracking_uri
-from .callbacks import LastCheckpoint, SamplesPerSecond
+from .callbacks import LastCheckpoint, RandomStates, ResumeMarks, SamplesPerSecond
 from .config import Recipe, pretrain_recipe
 from .distributed import build_strategy
+from .guard import StopGuard, record_stop, stopped_error
 from .module import JEPAModule
 from .monitor import RepresentationMonitor
 from .plots import TrainingPlots
@@ -48,21 +52,33 @@ class RunSummary:
     """What the run's metrics need explained (e.g. validated only once, at the last step)."""
 
 
-def check_run_folder(out: Path, resume: bool) -> None:
-    """Refuse to overwrite a run, and to resume one that has no checkpoint."""
+def check_run_folder(out: Path, resume: bool) -> Path | None:
+    """Refuse to overwrite a run, and to resume one that has no sound checkpoint; the checkpoint to resume from."""
     ckpt = last_checkpoint(out)
-    if resume and not ckpt.is_file():
+    if rank_zero_only.rank == 0:
+        fail_dead_run(out)
+    if resume and not ckpt.is_file() and not previous_of(ckpt).is_file():
         raise JepaError(f"--resume: {ckpt} does not exist; nothing to resume in {out}")
     if not resume:
         refuse_existing(out, ckpt.relative_to(out), advice="pass --resume to continue it or choose another --out")
     for stale in ckpt.parent.glob(".*.tmp"):  # left by a run killed while writing; never read
         stale.unlink(missing_ok=True)  # every process of a distributed run gets here
+    if not resume:
+        return None
+    chosen, fallback = resume_checkpoint(ckpt)
+    if fallback:
+        rank_zero_warn(fallback)
+    return chosen
 
 
 def build_callbacks(recipe: Recipe, out: Path, splits: DatasetSplits) -> list[L.Callback]:
     """Checkpoints, throughput, the representation monitor (RankMe, alarm, probe against random init) and plots."""
+    checkpoint = LastCheckpoint(last_checkpoint(out), recipe.trainer.checkpoint_every_n_steps)
     callbacks = [
-        LastCheckpoint(last_checkpoint(out), recipe.trainer.checkpoint_every_n_steps),
+        checkpoint,
+        StopGuard(checkpoint, recipe.trainer.nonfinite_loss_skips),
+        RandomStates(),
+        ResumeMarks(),
         SamplesPerSecond(),
         RepresentationMonitor(recipe.monitor, splits, recipe.trainer.batch_size, recipe.seed),
         TrainingPlots(out / "plots", recipe.model.embed_dim),
@@ -122,12 +138,21 @@ def start_run(recipe: Recipe, out: Path, resume: bool, stats: dict[str, int]) ->
 def pretrain(recipe: Recipe, out: Path, resume: bool = False) -> RunSummary:
     """Pretrain ``recipe`` into ``out`` (or continue the run there with ``resume``).
 
-    The data is read and checked before anything is written, so bad input
-    leaves no half-made run folder behind. Every process of a distributed run
-    calls this; only the first writes the run's files and logs (``run_id`` is
-    ``None`` on the others).
+    The first process holds the run folder's lock throughout (checked writable
+    first). The data is read and checked before anything else is written, so
+    bad input leaves no half-made run folder behind. Every process of a
+    distributed run calls this; only the first writes the run's files and logs
+    (``run_id`` is ``None`` on the others).
+
+    Raises:
+        RunStopped: A signal or a non-finite loss stopped the run early.
     """
-    check_run_folder(out, resume)
+    with locked_run_folder(out, primary=rank_zero_only.rank == 0):
+        return _pretrain(recipe, out, resume)
+
+
+def _pretrain(recipe: Recipe, out: Path, resume: bool) -> RunSummary:
+    resume_from = check_run_folder(out, resume)
     quiet_library_chatter()
     plugin = load_domain(recipe.domain)
     L.seed_everything(recipe.seed, workers=True, verbose=False)
@@ -140,12 +165,20 @@ def pretrain(recipe: Recipe, out: Path, resume: bool = False) -> RunSummary:
     out.mkdir(parents=True, exist_ok=True)
     assert datamodule.splits is not None
     logger = start_run(recipe, out, resume, datamodule.splits.stats)
+    if logger is not None and resume:  # open again (a killed run was marked FAILED) until this process ends it
+        logger.experiment.update_run(logger.run_id, status="RUNNING")
     trainer = build_trainer(recipe, build_callbacks(recipe, out, datamodule.splits), out, logger or False)
     if rank_zero_only.rank == 0 and isinstance(trainer.accelerator, CPUAccelerator):
         slow = slow_step_line(recipe, datamodule.batch_size)
         if slow is not None:
             rank_zero_info(slow)
-    trainer.fit(module, datamodule=datamodule, ckpt_path=last_checkpoint(out) if resume else None, weights_only=True)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
+    guard = next(callback for callback in trainer.callbacks if isinstance(callback, StopGuard))
+    stopped = stopped_error(guard, str(last_checkpoint(out)))
+    if stopped is not None:
+        if logger is not None:
+            record_stop(guard, logger)
+        raise stopped
     metrics = {key: float(value) for key, value in trainer.callback_metrics.items()}
     notes = validate_if_never_validated(trainer, module, datamodule)
     metrics.update({key: float(value) for key, value in trainer.callback_metrics.items()})  # validate's

@@ -10,6 +10,8 @@ from typing import Any, BinaryIO, Callable
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+from .checkpoints import file_sha256, read_checkpoint, sidecar
+
 
 def _atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> None:
     """Write through ``write`` into a temporary file beside ``path``, flush it to disk, rename it over ``path``.
@@ -49,15 +51,16 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a checkpoint with ``weights_only=True`` (no arbitrary code from the file)."""
-    return torch.load(path, map_location=map_location, weights_only=True)
+    """Load a checkpoint with ``weights_only=True`` (no arbitrary code from the file); one line saying why not."""
+    return read_checkpoint(path, map_location)
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
-    """Lightning checkpoint I/O that renames a fully written temporary file into place."""
+    """Lightning checkpoint I/O that renames a fully written temporary file into place, its hash beside it."""
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any = None) -> None:
         atomic_torch_save(checkpoint, path)
+        atomic_write_text(sidecar(Path(path)), f"{file_sha256(Path(path))}\n")
 
     def load_checkpoint(self, path: str | Path, map_location: Any = None, weights_only: bool | None = True):
-        return torch.load(path, map_location=map_location or "cpu", weights_only=True)
+        return read_checkpoint(path, map_location or "cpu")
