@@ -25,6 +25,7 @@ class ECGDomain(DomainPlugin[ECGDataConfig, ECGTaskConfig]):
     description = "12-lead ECG (WFDB: PTB-XL layout or any record folder); time-patch tokens, contiguous span masks"
     requires = ("wfdb", "torchaudio", "pandas")
     install_hint = "pip install 'jepa-platform[ecg]'"
+    skips_bad_files = True
 
     def default_recipe(self) -> dict[str, Any]:
         # ECG-JEPA (Weimann & Conrad): ViT-S of depth 8, 50 ms tokens at 500 Hz, EMA 0.998 -> 0.9995, L1 loss.

@@ -25,6 +25,7 @@ class EEGDomain(DomainPlugin[EEGDataConfig, EEGTaskConfig]):
     description = "EEG (EDF/BDF: TUAB layout or any folder) as video: frame x 10-20 scalp-grid tubelets, tube masks"
     requires = ("mne", "edfio", "scipy")
     install_hint = "pip install 'jepa-platform[eeg]'"
+    skips_bad_files = True
 
     def default_recipe(self) -> dict[str, Any]:
         # V-JEPA's short-range tubes (8 blocks of 0.15 of the plane over the whole clip) on the scalp grid.

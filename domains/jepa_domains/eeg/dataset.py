@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from jepa_platform.domain import (
     MIN_VALID_TOKENS,
+    BadFiles,
     DatasetSplits,
     JepaError,
     LabelSpec,
@@ -79,9 +80,12 @@ def recording_windows(path: Path, data: EEGDataConfig) -> tuple[NanWindows, np.n
     return apply_nan_policy(cut, data.nan_policy, data.max_nan_fraction, np.repeat(mask[None], len(cut), axis=0)), mask
 
 
-def load_windows(recordings: list[Recording], data: EEGDataConfig, report: NanReport | None = None) -> EEGWindows:
+def load_windows(
+    recordings: list[Recording], data: EEGDataConfig, report: NanReport | None = None, bad: BadFiles | None = None
+) -> EEGWindows:
     """Read and preprocess ``recordings``; missing channels are marked absent (warning), files with none skipped,
-    windows holding NaN dropped or filled by ``data.nan_policy`` (counted in ``report``).
+    windows holding NaN dropped or filled by ``data.nan_policy`` (counted in ``report``), unreadable files
+    skipped and counted under ``data.on_bad_file: skip`` (``bad``; default: fail).
 
     Raises:
         JepaError: A file is corrupt or truncated, holds NaN under ``nan_policy: fail``, or no recording gives a window.
@@ -89,12 +93,16 @@ def load_windows(recordings: list[Recording], data: EEGDataConfig, report: NanRe
     report = report if report is not None else NanReport(data.nan_policy, data.max_nan_fraction)
     signals, present, recording, labels, numbers = [], [], [], [], []
     skipped = 0
+    bad = bad or BadFiles("fail", "EEG recordings")
     for index, rec in enumerate(recordings):
         try:
-            kept, mask = recording_windows(rec.path, data)
+            read = bad.read(recording_windows, rec.path, data, keep=(NoChannels,))
         except NoChannels:
             skipped += 1
             continue
+        if read is None:  # unreadable, skipped under data.on_bad_file: skip
+            continue
+        kept, mask = read
         if not mask.all():
             missing = [c for c, p in zip(data.channels, mask) if not p]
             warnings.warn(f"{rec.path}: channels {', '.join(missing)} missing, marked invalid", stacklevel=2)
@@ -156,19 +164,21 @@ def load_splits(root: Path, data: EEGDataConfig) -> DatasetSplits:
     out, see :func:`split_holdout`), each maskable; the TUAB ``eval`` recordings are held out."""
     recordings = [r for r in find_recordings(root) if r.split != "eval"]
     report = NanReport(data.nan_policy, data.max_nan_fraction)
-    windows = load_windows(recordings, data, report)
+    bad = BadFiles(data.on_bad_file, "EEG recordings")
+    windows = load_windows(recordings, data, report, bad)
     check_maskable(windows, recordings, data)
     patients = [recordings[i].patient for i in windows.recording.tolist()]
     starts = windows.number.numpy() * data.hop_size
     holdout = split_holdout(patients, windows.recording.numpy(), starts, data.window_size, data.val_percent, "patient")
     train, val = windows.subset(holdout.train), windows.subset(holdout.val)
     line = report.line("EEG recordings", "recordings")
-    notes = [note for note in (line, holdout.note) if note]
+    notes = [note for note in (line, bad.line(), holdout.note) if note]
+    stats = {**report.stats(), **bad.stats()}
     if all(r.label is not None for r in recordings):  # TUAB tree: the linear probe reads the labels
         labelled_val = LabelledWindows(val) if len(val) else None
         labels = LabelSpec(CLASSES, multilabel=False)
-        return DatasetSplits(LabelledWindows(train), labelled_val, labels, report.stats(), notes)
-    return DatasetSplits(train, val if len(val) else None, stats=report.stats(), notes=notes)
+        return DatasetSplits(LabelledWindows(train), labelled_val, labels, stats, notes)
+    return DatasetSplits(train, val if len(val) else None, stats=stats, notes=notes)
 
 
 def file_windows(path: Path, data: EEGDataConfig) -> dict[str, np.ndarray]:

@@ -24,13 +24,14 @@ class BadFiles:
         self.read_count = 0
         self.skipped: list[str] = []
 
-    def read(self, reader: Callable[..., T], *args: object) -> T | None:
-        """``reader(*args)``, or ``None`` for a file skipped under ``skip``."""
+    def read(self, reader: Callable[..., T], *args: object, keep: tuple[type[JepaError], ...] = ()) -> T | None:
+        """``reader(*args)``, or ``None`` for a file skipped under ``skip``; errors of the ``keep`` types are
+        never skipped here (a reader's own way of saying "nothing for us in this file")."""
         self.read_count += 1
         try:
             return reader(*args)
         except JepaError as exc:
-            if self.policy == "fail":
+            if self.policy == "fail" or isinstance(exc, keep):
                 raise
             self.skipped.append(str(exc))
             return None

@@ -228,6 +228,8 @@ class DomainPlugin(ABC, Generic[DataT, TaskT]):
     description: ClassVar[str]
     requires: ClassVar[tuple[str, ...]] = ()
     install_hint: ClassVar[str] = ""
+    skips_bad_files: ClassVar[bool] = False
+    """Whether the readers apply ``data.on_bad_file: skip``; where not, a recipe asking for it is refused."""
     data_config: type[DataT] = DataConfig  # type: ignore[assignment]
     task_config: type[TaskT] = TaskConfig  # type: ignore[assignment]
 

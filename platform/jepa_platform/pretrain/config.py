@@ -197,6 +197,9 @@ def resolve_recipe(
     for layer in layers:
         merged = merge_layer(merged, layer)
     recipe = validate(recipe_model(plugin), merged)
+    if recipe.data.on_bad_file == "skip" and not plugin.skips_bad_files:
+        raise JepaError(f"recipe key 'data.on_bad_file': domain '{plugin.name}' cannot skip unreadable files; "
+                        "use 'fail' (the default)")
     resolved = plugin.resolve_data(recipe.data, cache_dir())
     return recipe if resolved is recipe.data else recipe.model_copy(update={"data": resolved})
 
