@@ -166,8 +166,11 @@ class JEPAModule(L.LightningModule):
 
     def training_step(self, inputs: tuple[Any, torch.Tensor | None, Masks], batch_idx: int) -> dict[str, Any]:
         result = self.jepa_loss(*inputs, seed=self.recipe.seed * 1_000_003 + self.global_step)
-        self.log("train/loss", result.loss, prog_bar=True, batch_size=inputs[2].context.shape[0])
+        # Lightning reads every progress-bar value back to the host after each step: the device's loss
+        # stays off the bar, which shows a host copy made at the logging steps only.
+        self.log("train/loss", result.loss, batch_size=inputs[2].context.shape[0])
         if (self.global_step + 1) % self.trainer.log_every_n_steps == 0:  # a logged number is a host-to-device copy
+            self.log("loss", result.loss.detach().cpu(), prog_bar=True, logger=False)
             self.log("train/lr", self.optimizers().param_groups[0]["lr"])
             if self.teacher is not None:
                 self.log("train/ema_momentum", self.ema_momentum())
