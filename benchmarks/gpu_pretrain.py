@@ -4,20 +4,28 @@ Builds the ECG domain's default (non-demo) model: ViT-S of depth 8, predictor
 depth 8, 500 Hz, 50 ms patches (200 tokens per 10 s window), and trains it in
 a plain loop on one synthetic batch held on the device, shaped like the ECG
 dataset's samples. No data set is read. Reports samples/s, step time and MFU
-from ``JEPAModule.flops_per_sample`` against the GPU's dense bf16 peak.
-On the CPU (a smoke test) the fused AdamW is off and bf16 autocast stays on,
-so the smoke test runs the GPU's mixed-precision path; ``--depth`` and
-``--predictor-depth`` shrink the model for it.
+from ``JEPAModule.flops_per_sample`` against the GPU's dense bf16 peak, and
+the ATen operators one training step dispatches (counted with
+``torch.profiler``; on the CPU a proxy for the GPU's kernel launches).
+On the CPU (a smoke test, and the operator count) the step keeps the GPU's
+structure: bf16 autocast, fused AdamW and multi-tensor gradient clipping, as
+``Trainer.fit`` runs them on CUDA; ``--depth`` and
+``--predictor-depth`` shrink the model for it. ``--demo`` builds the ECG demo
+model (the recipe without a data path) instead.
 
     .venv/bin/python benchmarks/gpu_pretrain.py [--batch-size 256 --steps 50 --compile]
     .venv/bin/python benchmarks/gpu_pretrain.py --device cpu --steps 1 --warmup 0 --batch-size 2 --depth 1 \\
         --predictor-depth 1   # smoke test
+    .venv/bin/python benchmarks/gpu_pretrain.py --device cpu --demo --batch-size 32 --steps 3 --warmup 1
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
+from collections.abc import Callable
+from typing import ContextManager
 
 import torch
 from jepa_platform.masking import Masks
@@ -42,11 +50,16 @@ def peak_tflops(device: torch.device, override: float | None) -> float | None:
     return next((peak for key, peak in PEAK_BF16_TFLOPS.items() if key in name), None)
 
 
-def vit_s_recipe(depth: int | None, predictor_depth: int | None) -> Recipe:
-    """The ECG defaults, depths overridden when given; a (never read) data path keeps the demo settings out."""
+def ecg_recipe(depth: int | None, predictor_depth: int | None, demo: bool) -> Recipe:
+    """The ECG defaults (ViT-S) or, with ``demo``, the demo settings; depths overridden when given.
+
+    For the defaults a (never read) data path keeps the demo settings out.
+    """
     depths = {"depth": depth, "predictor_depth": predictor_depth}
-    model = {key: value for key, value in depths.items() if value is not None}
-    return resolve_recipe("ecg", overrides={"data": {"path": "/nonexistent-unused"}, "model": model})
+    overrides: dict = {"model": {key: value for key, value in depths.items() if value is not None}}
+    if not demo:
+        overrides["data"] = {"path": "/nonexistent-unused"}
+    return resolve_recipe("ecg", overrides=overrides)
 
 
 def synthetic_batch(recipe: Recipe, batch_size: int, device: torch.device) -> dict[str, torch.Tensor]:
@@ -69,12 +82,28 @@ def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
     return tensor.pin_memory().to(device, non_blocking=True) if device.type == "cuda" else tensor
 
 
-def train(module: JEPAModule, batch: dict[str, torch.Tensor], warmup: int, steps: int) -> float:
-    """Seconds for ``steps`` training steps after ``warmup`` untimed ones.
+# Operators that only describe memory (views, fresh buffers): no kernel runs for them on a GPU.
+NO_KERNEL = frozenset(
+    "aten::" + name
+    for name in (
+        "view", "_unsafe_view", "as_strided", "t", "transpose", "permute", "expand", "unsqueeze", "squeeze",
+        "select", "slice", "unbind", "split", "split_with_sizes", "chunk", "alias", "detach", "empty",
+        "empty_like", "empty_strided", "lift_fresh", "result_type", "resolve_conj", "resolve_neg",
+    )
+)
 
-    Each step, as in ``Trainer.fit``: masks drawn on the CPU (``prepare_batch``)
-    and copied over, bf16 autocast forward, backward, gradient clipping, AdamW
-    (fused on CUDA), EMA teacher update.
+
+Step = Callable[[int, Callable[[], ContextManager]], None]
+
+
+def training_step(module: JEPAModule, batch: dict[str, torch.Tensor]) -> Step:
+    """One training step as ``Trainer.fit`` runs it: ``step(number, around)``.
+
+    Masks drawn on the CPU (``prepare_batch``), then, inside the context
+    ``around()`` makes: masks copied over, bf16 autocast forward, backward,
+    multi-tensor gradient clipping, fused AdamW, EMA teacher update: the
+    optimizer ``JEPAModule.configure_optimizers`` and Lightning's clipping
+    build on CUDA, on any device.
     """
     lengths = {"length": batch["length"].cpu()}  # all the CPU needs to draw the masks
     optim, seed = module.recipe.optim, module.recipe.seed * 1_000_003
@@ -83,27 +112,57 @@ def train(module: JEPAModule, batch: dict[str, torch.Tensor], warmup: int, steps
         if param.requires_grad:  # the split JEPAModule.configure_optimizers makes
             (no_decay if param.ndim < 2 or "pos_embed" in name or "mask_token" in name else decay).append(param)
     groups = [{"params": decay, "weight_decay": optim.weight_decay[0]}, {"params": no_decay, "weight_decay": 0.0}]
-    optimizer = torch.optim.AdamW(groups, lr=optim.lr, betas=optim.betas, fused=module.device.type == "cuda")
+    optimizer = torch.optim.AdamW(groups, lr=optim.lr, betas=optim.betas, fused=True)
     params = decay + no_decay
+    device = module.device
+
+    def step(number: int, around: Callable[[], ContextManager]) -> None:
+        _, valid, masks = module.prepare_batch(lengths, seed + number)
+        with around():
+            valid = None if valid is None else to_device(valid, device)
+            masks = Masks(to_device(masks.context, device), to_device(masks.targets, device))
+            with torch.autocast(device.type, dtype=torch.bfloat16):
+                loss = module.jepa_loss(batch, valid, masks, seed=seed + number).loss
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if optim.grad_clip is not None:
+                torch.nn.utils.clip_grad_norm_(params, optim.grad_clip, foreach=True)
+            optimizer.step()
+            module.update_teacher()
+
+    return step
+
+
+def train(step: Step, device: torch.device, warmup: int, steps: int) -> float:
+    """Seconds for ``steps`` training steps after ``warmup`` untimed ones."""
     start = 0.0
-    for step in range(warmup + steps):
-        if step == warmup:
-            synchronize(module.device)
+    for number in range(warmup + steps):
+        if number == warmup:
+            synchronize(device)
             start = time.perf_counter()
-        _, valid, masks = module.prepare_batch(lengths, seed + step)
-        device = module.device
-        valid = None if valid is None else to_device(valid, device)
-        masks = Masks(to_device(masks.context, device), to_device(masks.targets, device))
-        with torch.autocast(device.type, dtype=torch.bfloat16):
-            loss = module.jepa_loss(batch, valid, masks).loss
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if optim.grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_(params, optim.grad_clip)
-        optimizer.step()
-        module.update_teacher()
-    synchronize(module.device)
+        step(number, contextlib.nullcontext)
+    synchronize(device)
     return time.perf_counter() - start
+
+
+def operators_per_step(step: Step, number: int) -> tuple[int, int]:
+    """``(operators, kernel operators)`` of one profiled step after the masks are drawn: the outermost ATen
+    operators it dispatches (forward, backward, clipping, optimizer, EMA; an operator called by another is
+    not counted again), and those of them that are not views or allocations."""
+    profile = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU])
+    step(number, lambda: profile)
+    outermost = [event.name for event in profile.events() if event.name.startswith("aten::") and not aten_parent(event)]
+    return len(outermost), sum(name not in NO_KERNEL for name in outermost)
+
+
+def aten_parent(event: torch.autograd.profiler_util.FunctionEvent) -> bool:
+    """Whether an ATen operator encloses the profiler ``event``."""
+    parent = event.cpu_parent
+    while parent is not None:
+        if parent.name.startswith("aten::"):
+            return True
+        parent = parent.cpu_parent
+    return False
 
 
 def parse_args() -> argparse.Namespace:
@@ -115,6 +174,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--compile", action="store_true", help="torch.compile the three transformer stacks")
     parser.add_argument("--depth", type=int, help="encoder depth (default: the ECG default, 8)")
     parser.add_argument("--predictor-depth", type=int, help="predictor depth (default: the ECG default, 8)")
+    parser.add_argument("--demo", action="store_true", help="the ECG demo model instead of ViT-S")
     parser.add_argument("--peak-tflops", type=float, help="dense bf16 peak of the device in TFLOP/s (default: table)")
     args = parser.parse_args()
     if args.steps < 1 or args.warmup < 0 or args.batch_size < 1:
@@ -125,14 +185,16 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     device = torch.device(args.device)
-    recipe = vit_s_recipe(args.depth, args.predictor_depth)
+    recipe = ecg_recipe(args.depth, args.predictor_depth, args.demo)
     torch.manual_seed(recipe.seed)
     module = JEPAModule(recipe.to_dict()).to(device)
     if args.compile:
         for stack in (module.encoder.stack, module.teacher.stack, module.predictor.stack):
             stack.compile()
     batch = synthetic_batch(recipe, args.batch_size, device)
-    seconds = train(module, batch, args.warmup, args.steps)
+    step = training_step(module, batch)
+    seconds = train(step, device, args.warmup, args.steps)
+    operators, kernels = operators_per_step(step, args.warmup + args.steps)
 
     samples_per_s = args.batch_size * args.steps / seconds
     flops = module.flops_per_sample()
@@ -142,7 +204,7 @@ def main() -> None:
     print(f"device: {name}; torch {torch.__version__}; compile: {'on' if args.compile else 'off'}")
     print(
         f"model: {model.preset}, depth {model.depth}, predictor depth {model.predictor_depth}, "
-        f"{data.window_size // data.patch_size} tokens ({data.sampling_rate} Hz, {data.patch_ms:g} ms patches); "
+        f"objective {recipe.objective.kind}, {data.window_size // data.patch_size} tokens ({data.sampling_rate} Hz, {data.patch_ms:g} ms patches); "
         f"batch {args.batch_size}; {args.steps} timed steps after {args.warmup} warm-up steps"
     )
     print(f"samples/s: {samples_per_s:.1f}")
@@ -152,6 +214,7 @@ def main() -> None:
         print("MFU: n/a (unknown peak; pass --peak-tflops)")
     else:
         print(f"MFU: {100 * flops * samples_per_s / (peak * 1e12):.1f}% of {peak:g} TFLOP/s dense bf16")
+    print(f"operators per step: {operators} ({kernels} without views and allocations)")
     if device.type == "cuda":
         print(f"peak memory: {torch.cuda.max_memory_allocated(device) / 2**30:.1f} GiB")
 

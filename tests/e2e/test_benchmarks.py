@@ -35,10 +35,12 @@ def check_step(out: str, tmp_path: Path) -> None:
 
 
 def check_gpu_pretrain(out: str, tmp_path: Path) -> None:
-    assert "model: vit_small, depth 1, predictor depth 1, 200 tokens" in out
+    assert "model: vit_small, depth 1, predictor depth 1, objective ema, 200 tokens" in out
     assert numbers(r"samples/s: ([\d.]+)", out)[0] > 0
     assert numbers(r"model FLOPs: ([\d.]+) GFLOP/sample", out)[0] > 0
     assert "MFU: n/a" in out  # no peak is known for a CPU
+    operators, kernels = numbers(r"operators per step: (\d+) \((\d+) without views and allocations\)", out)
+    assert 0 < kernels < operators
 
 
 def check_data(out: str, tmp_path: Path) -> None:

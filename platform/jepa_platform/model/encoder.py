@@ -28,6 +28,8 @@ class TransformerStack(nn.Module):
         for layer, block in enumerate(self.blocks, start=1):  # depth-scaled residual init, as in I-JEPA
             block.attn.proj.weight.data.div_((2.0 * layer) ** 0.5)
             block.mlp.fc2.weight.data.div_((2.0 * layer) ** 0.5)
+            # The blocks' dropouts have rate 0: identities spare the step three operator calls per block.
+            block.attn.proj_drop = block.mlp.drop1 = block.mlp.drop2 = nn.Identity()
 
     def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
         for block in self.blocks:

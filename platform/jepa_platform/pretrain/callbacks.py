@@ -18,8 +18,9 @@ from ..runs.checkpoints import keep_as_previous
 class SamplesPerSecond(L.Callback):
     """Logs smoothed global samples/s (data loading included) to the progress bar and the logger.
 
-    It logs on the trainer's logging steps only: logging a number copies it to
-    the device, which would synchronize a GPU every step.
+    It logs on the trainer's logging steps only, as a host tensor: Lightning
+    reads the progress bar's values back after every step, which would
+    synchronize a GPU every step for a value on the device.
 
     Args:
         smoothing: Weight of the newest measurement in the exponential average.
@@ -41,7 +42,7 @@ class SamplesPerSecond(L.Callback):
             measured = batch_size_of(batch) * trainer.world_size / (now - self._last)
             self.rate = measured if self.rate is None else self.rate + self.smoothing * (measured - self.rate)
             if trainer.global_step % trainer.log_every_n_steps == 0:
-                pl_module.log("train/samples_per_s", self.rate, prog_bar=True)
+                pl_module.log("train/samples_per_s", torch.tensor(self.rate), prog_bar=True)  # kept on the host
         self._last = now
 
 

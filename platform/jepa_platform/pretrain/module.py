@@ -173,8 +173,11 @@ class JEPAModule(L.LightningModule):
         guard = next((c for c in self.trainer.callbacks if isinstance(c, StopGuard)), None)
         if guard is not None and not guard.check_loss(self.trainer, result.loss, batch_idx):
             return None  # no backward, no optimizer step: the weights stay as they were
-        self.log("train/loss", result.loss, prog_bar=True, batch_size=inputs[2].context.shape[0])
+        # Lightning reads every progress-bar value back to the host after each step: the device's loss
+        # stays off the bar, which shows a host copy made at the logging steps only.
+        self.log("train/loss", result.loss, batch_size=inputs[2].context.shape[0])
         if (self.global_step + 1) % self.trainer.log_every_n_steps == 0:  # a logged number is a host-to-device copy
+            self.log("loss", result.loss.detach().cpu(), prog_bar=True, logger=False)
             self.log("train/lr", self.optimizers().param_groups[0]["lr"])
             if self.teacher is not None:
                 self.log("train/ema_momentum", self.ema_momentum())

@@ -82,7 +82,8 @@ def build_callbacks(recipe: Recipe, out: Path, splits: DatasetSplits) -> list[L.
         SamplesPerSecond(),
         RepresentationMonitor(recipe.monitor, splits, recipe.trainer.batch_size, recipe.seed),
         TrainingPlots(out / "plots", recipe.model.embed_dim),
-        TQDMProgressBar(refresh_rate=5),
+        # Refreshed at the logging steps: reading the logged loss for it waits on the device.
+        TQDMProgressBar(refresh_rate=recipe.trainer.log_every_n_steps),
     ]
     return callbacks
 
