@@ -78,7 +78,8 @@ def voxelize(
     features, coords = out_features[: len(chosen)], out_coords[: len(chosen)]
     cells, kept_counts = unique[chosen], counts[chosen]
     for axis in range(3):  # x, y, z; coords are z, y, x
-        index, cells = cells % dims[axis], cells // dims[axis]
+        above = cells // dims[axis]
+        index, cells = cells - above * dims[axis], above  # cells % dims, without the slow int64 modulo
         coords[:, 2 - axis] = index
         features[:, axis] = mean = sums[axis][chosen] / kept_counts
         features[:, 4 + axis] = mean - (low[axis] + (index + 0.5) * size[axis])  # offset from the voxel centre
