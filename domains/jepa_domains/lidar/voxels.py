@@ -48,25 +48,24 @@ def voxelize(
     high = np.asarray(point_range[3:], np.float32)
     size = np.asarray(voxel_size, np.float32)
     dims = np.round((high - low) / size).astype(np.int64)  # x, y, z
-    inside = np.ones(len(points), bool)
-    for axis in range(3):
-        inside &= (points[:, axis] >= low[axis]) & (points[:, axis] < high[axis])
-    # np.take on axis 0 copies whole rows (far faster than fancy indexing); only the in-range points.
-    kept = np.take(points, np.flatnonzero(inside), axis=0)
-    keys = np.zeros(len(kept), np.int64)  # linear voxel index, x fastest
-    for axis in (2, 1, 0):  # column by column: long contiguous loops, float32 as the reference
-        index = ((kept[:, axis] - low[axis]) / size[axis]).astype(np.int64)
+    xyz = np.ascontiguousarray(points[:, :3].T)  # one row per axis: the passes below run over contiguous memory
+    inside = (xyz[0] >= low[0]) & (xyz[0] < high[0]) & (xyz[1] >= low[1]) & (xyz[1] < high[1])
+    inside &= (xyz[2] >= low[2]) & (xyz[2] < high[2])
+    rows = np.flatnonzero(inside)  # the in-range points
+    keys = np.zeros(len(rows), np.int64)  # linear voxel index, x fastest
+    for axis in (2, 1, 0):  # float32 as the reference
+        index = ((xyz[axis, rows] - low[axis]) / size[axis]).astype(np.int64)
         keys = keys * dims[axis] + np.minimum(index, dims[axis] - 1)
     # One sort of (voxel key, point number) packed in int64: grouped by voxel, scan order within each.
     shift = max(1, len(keys).bit_length())
     packed = np.sort((keys << shift) | np.arange(len(keys)))
     order, keys = packed & ((1 << shift) - 1), packed >> shift
-    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    starts = np.flatnonzero(np.diff(keys, prepend=-1))  # first sorted position of each voxel
     unique, totals = keys[starts], np.diff(np.r_[starts, len(keys)])
     counts = np.minimum(totals, max_points)
     # A point's rank within its voxel is its sorted position less its voxel's start; keep ranks < max_points.
     used = np.flatnonzero(np.arange(len(keys)) - np.repeat(starts, totals) < max_points)
-    members = np.take(kept, order[used], axis=0)
+    members = np.take(points, rows[order[used]], axis=0)  # np.take copies rows far faster than points[...]
     voxel = np.repeat(np.arange(len(unique)), counts)
     sums = [np.bincount(voxel, members[:, c], len(unique)) for c in range(4)]  # float64, x y z intensity
     chosen = np.arange(len(unique)) if len(unique) <= max_voxels else np.sort(
@@ -85,7 +84,7 @@ def voxelize(
         features[:, 4 + axis] = mean - (low[axis] + (index + 0.5) * size[axis])  # offset from the voxel centre
     features[:, 3] = sums[3][chosen] / kept_counts
     features[:, 7] = kept_counts / max_points
-    return Voxels(out_features, out_coords, len(chosen), len(kept), len(unique) - len(chosen))
+    return Voxels(out_features, out_coords, len(chosen), len(rows), len(unique) - len(chosen))
 
 
 def voxelize_loop(
