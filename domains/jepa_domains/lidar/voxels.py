@@ -60,7 +60,9 @@ def voxelize(
     shift = max(1, len(keys).bit_length())
     packed = np.sort((keys << shift) | np.arange(len(keys)))
     order, keys = packed & ((1 << shift) - 1), packed >> shift
-    starts = np.flatnonzero(np.diff(keys, prepend=-1))  # first sorted position of each voxel
+    first = np.ones(len(keys), bool)  # first sorted position of each voxel
+    np.not_equal(keys[1:], keys[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
     unique, totals = keys[starts], np.diff(np.r_[starts, len(keys)])
     counts = np.minimum(totals, max_points)
     # A point's rank within its voxel is its sorted position less its voxel's start; keep ranks < max_points.
