@@ -52,10 +52,10 @@ def voxelize(
     inside = (xyz[0] >= low[0]) & (xyz[0] < high[0]) & (xyz[1] >= low[1]) & (xyz[1] < high[1])
     inside &= (xyz[2] >= low[2]) & (xyz[2] < high[2])
     rows = np.flatnonzero(inside)  # the in-range points
-    kept = np.take(xyz, rows, axis=1)  # np.take copies far faster than fancy indexing
+    in_range = np.take(xyz, rows, axis=1)  # np.take copies far faster than fancy indexing
     keys = np.zeros(len(rows), np.int64)  # linear voxel index, x fastest
     for axis in (2, 1, 0):  # float32 as the reference
-        index = ((kept[axis] - low[axis]) / size[axis]).astype(np.int64)
+        index = ((in_range[axis] - low[axis]) / size[axis]).astype(np.int64)
         keys = keys * dims[axis] + np.minimum(index, dims[axis] - 1)
     # One sort of (voxel key, point number) packed in int64: grouped by voxel, scan order within each.
     shift = max(1, len(keys).bit_length())
