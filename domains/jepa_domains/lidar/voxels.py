@@ -48,37 +48,46 @@ def voxelize(
     high = np.asarray(point_range[3:], np.float32)
     size = np.asarray(voxel_size, np.float32)
     dims = np.round((high - low) / size).astype(np.int64)  # x, y, z
-    inside = np.ones(len(points), bool)
-    for axis in range(3):
-        inside &= (points[:, axis] >= low[axis]) & (points[:, axis] < high[axis])
-    kept = points[inside]
-    index = np.minimum(((kept[:, :3] - low) / size).astype(np.int64), dims - 1)
-    keys = (index[:, 2] * dims[1] + index[:, 1]) * dims[0] + index[:, 0]
+    xyz = np.ascontiguousarray(points[:, :3].T)  # one row per axis: the passes below run over contiguous memory
+    inside = (xyz[0] >= low[0]) & (xyz[0] < high[0]) & (xyz[1] >= low[1]) & (xyz[1] < high[1])
+    inside &= (xyz[2] >= low[2]) & (xyz[2] < high[2])
+    rows = np.flatnonzero(inside)  # the in-range points
+    in_range = np.take(xyz, rows, axis=1)  # np.take copies far faster than fancy indexing
+    keys = np.zeros(len(rows), np.int64)  # linear voxel index, x fastest
+    for axis in (2, 1, 0):  # float32 as the reference
+        index = ((in_range[axis] - low[axis]) / size[axis]).astype(np.int64)
+        keys = keys * dims[axis] + np.minimum(index, dims[axis] - 1)
     # One sort of (voxel key, point number) packed in int64: grouped by voxel, scan order within each.
-    shift = max(1, int(len(keys)).bit_length())
-    order = np.sort((keys << shift) | np.arange(len(keys))) & ((1 << shift) - 1)
-    keys, kept = keys[order], kept[order]
-    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    shift = max(1, len(keys).bit_length())
+    packed = np.sort((keys << shift) | np.arange(len(keys)))
+    order, keys = packed & ((1 << shift) - 1), packed >> shift
+    first = np.ones(len(keys), bool)  # first sorted position of each voxel
+    np.not_equal(keys[1:], keys[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
     unique, totals = keys[starts], np.diff(np.r_[starts, len(keys)])
-    voxel = np.repeat(np.arange(len(unique)), totals)
-    use = np.arange(len(keys)) - starts[voxel] < max_points
     counts = np.minimum(totals, max_points)
-    sums = np.stack([np.bincount(voxel[use], kept[use, c], len(unique)) for c in range(4)], axis=1)
-    means = sums / counts[:, None]
+    # A point's rank within its voxel is its sorted position less its voxel's start; keep ranks < max_points.
+    used = np.flatnonzero(np.arange(len(keys)) - np.repeat(starts, totals) < max_points)
+    members = np.take(points, rows[order[used]], axis=0)
+    voxel = np.repeat(np.arange(len(unique)), counts)
+    sums = [np.bincount(voxel, members[:, c], len(unique)) for c in range(4)]  # float64, x y z intensity
     chosen = np.arange(len(unique)) if len(unique) <= max_voxels else np.sort(
         np.argsort(-counts, kind="stable")[:max_voxels]  # most points first, then grid order
     )
-    cells = unique[chosen]
-    coords = np.stack([cells // (dims[0] * dims[1]), cells // dims[0] % dims[1], cells % dims[0]], axis=1)
-    centres = low + (coords[:, ::-1] + 0.5) * size
-    features = np.concatenate(
-        [means[chosen], means[chosen, :3] - centres, (counts[chosen] / max_points)[:, None]], axis=1
-    )
+    # Features column by column, on the kept voxels only, written straight into the padded arrays.
     out_features = np.zeros((max_voxels, len(FEATURES)), np.float32)
     out_coords = np.zeros((max_voxels, 3), np.int32)
-    out_features[: len(chosen)] = features
-    out_coords[: len(chosen)] = coords
-    return Voxels(out_features, out_coords, len(chosen), int(inside.sum()), len(unique) - len(chosen))
+    features, coords = out_features[: len(chosen)], out_coords[: len(chosen)]
+    cells, kept_counts = unique[chosen], counts[chosen]
+    for axis in range(3):  # x, y, z; coords are z, y, x
+        above = cells // dims[axis]
+        index, cells = cells - above * dims[axis], above  # cells % dims, without the slow int64 modulo
+        coords[:, 2 - axis] = index
+        features[:, axis] = mean = sums[axis][chosen] / kept_counts
+        features[:, 4 + axis] = mean - (low[axis] + (index + 0.5) * size[axis])  # offset from the voxel centre
+    features[:, 3] = sums[3][chosen] / kept_counts
+    features[:, 7] = kept_counts / max_points
+    return Voxels(out_features, out_coords, len(chosen), len(rows), len(unique) - len(chosen))
 
 
 def voxelize_loop(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,28 @@ def test_pcd_and_ply_through_open3d_with_and_without_intensity(tmp_path: Path) -
     np.testing.assert_allclose(read_scan(nested / "a.pcd"), POINTS, atol=1e-6)
     np.testing.assert_allclose(read_scan(nested / "b.ply"), POINTS, atol=1e-6)
     np.testing.assert_allclose(read_scan(tmp_path / "c.pcd"), np.column_stack([POINTS[:, :3], np.zeros(3)]))
+
+
+@pytest.mark.parametrize("failure", [
+    ImportError("No module named 'open3d'"),
+    OSError("libusb-1.0.so.0: cannot open shared object file: No such file or directory"),  # open3d without libusb
+])
+def test_pcd_without_a_working_open3d_names_the_system_library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               failure: Exception) -> None:
+    path = tmp_path / "scan.pcd"
+    path.write_text("VERSION 0.7\nFIELDS x y z intensity\nSIZE 4 4 4 4\nTYPE F F F F\nCOUNT 1 1 1 1\n"
+                    "WIDTH 1\nHEIGHT 1\nVIEWPOINT 0 0 0 1 0 0 0\nPOINTS 1\nDATA ascii\n1.0 2.0 -1.0 0.5\n")
+    real_import = builtins.__import__
+
+    def failing_import(name: str, *args, **kwargs):
+        if name == "open3d" or name.startswith("open3d."):
+            raise failure
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", failing_import)
+    with pytest.raises(JepaError, match="libusb-1.0-0") as error:
+        read_scan(path)
+    assert str(failure) in str(error.value) and "pip install open3d" in str(error.value)
 
 
 def test_bad_inputs_give_one_error_naming_the_file(tmp_path: Path) -> None:

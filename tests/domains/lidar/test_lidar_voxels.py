@@ -33,6 +33,12 @@ def test_voxelize_matches_the_per_point_reference() -> None:
         assert not voxels.features[voxels.count :].any()
 
 
+def test_a_frame_without_points_in_range_has_no_voxels() -> None:
+    voxels = voxelize(cloud(64) + np.float32(100), RANGE, (0.5, 0.5, 0.5), 5, 16)
+    assert (voxels.count, voxels.points_in_range, voxels.voxels_dropped) == (0, 0, 0)
+    assert voxels.features.shape == (16, 8) and not voxels.features.any() and not voxels.coords.any()
+
+
 def test_max_voxels_keeps_the_fullest_voxels() -> None:
     points = cloud(2000, seed=1)
     full = voxelize(points, RANGE, (0.5, 0.5, 0.5), 5, 10_000)
