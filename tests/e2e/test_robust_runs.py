@@ -96,13 +96,14 @@ def test_a_run_killed_before_its_first_checkpoint_is_marked_failed_at_the_next_s
     killed.send_signal(signal.SIGKILL)
     killed.wait()
     dead = mlflow_run(out).info.run_id
+    uri = json.loads((out / "run.json").read_text())["tracking_uri"]
     assert mlflow_run(out).info.status == "RUNNING" and (out / ".run.lock").exists()  # what kill -9 leaves
 
     again = run_cli("pretrain", "--domain", "ecg", "--out", str(out), "--max-steps", "2", *FAST)
     assert again.returncode == 0, again.stderr[-3000:]
     assert f"taking over the lock of a run that no longer runs (PID {killed.pid} on " in again.stderr
     assert f"MLflow run {dead} ended without finishing (its process died); marked FAILED" in again.stderr
-    client = mlflow.tracking.MlflowClient(tracking_uri=f"sqlite:///{out.resolve() / 'mlflow.db'}")
+    client = mlflow.tracking.MlflowClient(tracking_uri=uri)
     assert client.get_run(dead).info.status == "FAILED"
     assert mlflow_run(out).info.status == "FINISHED" and mlflow_run(out).info.run_id != dead
 

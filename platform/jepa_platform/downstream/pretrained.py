@@ -30,7 +30,7 @@ from ..domain.registry import load_domain
 from ..errors import JepaError
 from ..model import Encoder, ModelConfig
 from ..model import pooled as pooled_tokens
-from ..runs.atomic import load_checkpoint
+from ..runs.checkpoints import read_checkpoint as load_checkpoint  # torch only: no Lightning to embed a file
 from .choices import Which
 
 WEIGHTS_FILE = "encoder.safetensors"
