@@ -53,7 +53,7 @@ def build_strategy(name: str) -> str | Strategy:
 def shard_jepa(encoders: list["Encoder"], predictor: "Predictor", mesh: "DeviceMesh") -> None:
     """Apply ``fully_shard`` per transformer block, then to each network's remaining parameters.
 
-    The encoders are called through ``embed`` and ``encode`` rather than
+    The encoders are called through ``embed_tokens`` and ``encode`` rather than
     ``forward``, so those methods are registered to gather the parameters too.
     Every network is resharded after its forward pass (the teacher has no
     backward pass that would do it), so the EMA update pairs sharded teacher
@@ -69,5 +69,5 @@ def shard_jepa(encoders: list["Encoder"], predictor: "Predictor", mesh: "DeviceM
             fully_shard(block, mesh=mesh)
         fully_shard(network, mesh=mesh, reshard_after_forward=True)  # sharded between steps, the teacher too
         if network is not predictor:
-            for method in ("embed", "encode"):
+            for method in ("embed_tokens", "encode"):
                 register_fsdp_forward_method(network, method)
