@@ -406,3 +406,24 @@ def test_runs_share_the_store_of_their_folder_and_runs_elsewhere_get_their_own(t
     logger.log_hyperparams({"run": "fourth"})
     assert logger._tracking_uri == chosen and (tmp_path / "chosen.db").is_file()
     assert not (tmp_path / "c" / "mlflow.db").exists()
+
+
+def test_runs_racing_to_create_their_experiment_find_the_one_made(tmp_path, monkeypatch):
+    from jepa_platform.runs.tracking import ensure_experiment
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    ensure_experiment(uri, "jepa-platform/ecg", (tmp_path / "mlartifacts").as_uri())
+    made = MlflowClient(tracking_uri=uri).get_experiment_by_name("jepa-platform/ecg")
+    looked = []
+    real = MlflowClient.get_experiment_by_name
+
+    def not_yet_seen(self, name):  # the other process created it between this one's look and its create
+        looked.append(name)
+        return None if len(looked) == 1 else real(self, name)
+
+    monkeypatch.setattr(MlflowClient, "get_experiment_by_name", not_yet_seen)
+    ensure_experiment(uri, "jepa-platform/ecg", (tmp_path / "mlartifacts").as_uri())
+    assert len(looked) == 2  # the failed create was retried, and found the experiment
+    assert [e.experiment_id for e in MlflowClient(tracking_uri=uri).search_experiments()
+            if e.name == "jepa-platform/ecg"] == [made.experiment_id]

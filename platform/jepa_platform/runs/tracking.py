@@ -14,11 +14,13 @@ other folders) still gets the store of its own folder.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import subprocess
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from lightning.pytorch.loggers import MLFlowLogger
 
@@ -89,12 +91,49 @@ def make_logger(out: Path, experiment: str, run_id: str | None = None, tags: dic
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # read when mlflow is first imported
     logging.getLogger("alembic").setLevel(logging.WARNING)
     uri = tracking_uri(out)
-    local = uri in _RUN_FOLDER_URIS
+    local = uri in _RUN_FOLDER_URIS  # the store beside the run folder, not one the user named
+    artifacts = (out.resolve().parent / "mlartifacts").as_uri() if local else None
+    if run_id is None:
+        ensure_experiment(uri, experiment, artifacts, out.resolve().parent / ".mlflow.lock" if local else None)
     return MLFlowLogger(
         experiment_name=experiment,
         run_name=out.name,
         tracking_uri=uri,
-        artifact_location=(out.resolve().parent / "mlartifacts").as_uri() if local else None,
+        artifact_location=artifacts,
         run_id=run_id,
         tags=tags if run_id is None else None,
     )
+
+
+def ensure_experiment(uri: str, name: str, artifact_location: str | None, lock: Path | None = None) -> None:
+    """Create MLflow experiment ``name`` unless it exists.
+
+    Runs started at once into one folder's sqlite store (a sweep into ``runs/``) would race to create its
+    tables and the experiment: with ``lock`` (a file beside the store) one process at a time does it. A
+    server store may still see two creations at once; the one that loses finds the other's experiment.
+    """
+    from mlflow.tracking import MlflowClient
+
+    with exclusive(lock):
+        client = MlflowClient(tracking_uri=uri)
+        if client.get_experiment_by_name(name) is None:
+            try:
+                client.create_experiment(name, artifact_location=artifact_location)
+            except Exception:
+                if client.get_experiment_by_name(name) is None:  # not another run's creation
+                    raise
+
+
+@contextmanager
+def exclusive(lock: Path | None) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on the file ``lock`` (none: nothing to hold)."""
+    if lock is None:
+        yield
+        return
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
