@@ -9,7 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from jepa_platform.domain import DatasetSplits, DomainPlugin, DownstreamTask, PreparedSamples, PrepareSource
+from jepa_platform.domain import (
+    DatasetSplits, DomainPlugin, DownstreamTask, PreparedSamples, PreparedShards, PrepareSource,
+)
 
 from .config import LidarDataConfig, LidarTaskConfig
 
@@ -85,16 +87,23 @@ class LidarDomain(DomainPlugin[LidarDataConfig, LidarTaskConfig]):
         return prepare_item(item, data)
 
     def shard_settings(self, data: LidarDataConfig) -> dict[str, Any]:
-        # token_cells, encoder, channels and the target weight shape the model, not the stored voxels
-        return data.model_dump(
-            mode="json", exclude={"path", "token_cells", "encoder", "channels", "empty_target_weight", "demo_frames"}
-        )
+        # encoder, channels and the target weight shape the model, not the stored voxels (token_cells shapes the
+        # stored token labels)
+        return data.model_dump(mode="json", exclude={"path", "encoder", "channels", "empty_target_weight", "demo_frames"})
 
     def downstream_task(self, root: Path, data: LidarDataConfig, task: LidarTaskConfig) -> DownstreamTask:
         """Per BEV token cell, background or the class of the ``label_2`` boxes covering most of it."""
         from .task import build_task
 
         return build_task(root, data, task)
+
+    def downstream_task_from_shards(
+        self, shards: PreparedShards, data: LidarDataConfig, task: LidarTaskConfig
+    ) -> DownstreamTask:
+        """The same BEV task on prepared scans."""
+        from .task import build_task_from_shards
+
+        return build_task_from_shards(shards, data, task)
 
 
 plugin = LidarDomain()
