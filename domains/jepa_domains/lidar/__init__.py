@@ -39,7 +39,7 @@ class LidarDomain(DomainPlugin[LidarDataConfig, LidarTaskConfig]):
     def demo_recipe(self) -> dict[str, Any]:
         # A 48 m × 48 m range of 0.5 m pillars, 4 m tokens (12 × 12), the dense pillar encoder; a quarter of
         # the sweeps validate the online per-token probe. A width-64, depth-2 encoder with SIGReg (lambda 0.1,
-        # lr 3e-3) learns in 300 steps on a CPU; the EMA teacher did not (docs/lidar.md, "Numbers on the demo").
+        # lr 3e-3) learns in 300 steps on a CPU; the EMA teacher collapsed (docs/lidar.md, "Numbers on the demo").
         return {
             "model": {"embed_dim": 64, "depth": 2, "num_heads": 4, "predictor_dim": 32, "predictor_depth": 2,
                       "predictor_heads": 4},
