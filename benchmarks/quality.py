@@ -6,7 +6,7 @@ whose monitor scores the pretrained encoder and a random-init encoder of the
 same architecture and seed with the same linear probe on the same samples
 (``probe/val_*`` and ``probe/random_init_val_*``); then the ceiling: the same
 architecture trained end to end with every training label (encoder and a
-linear head on the pooled tokens) at its own learning rate (``--ceiling-lr``;
+linear head on the pooled tokens, or on each token for a per-token label set) at its own learning rate (``--ceiling-lr``;
 a pretraining rate of 3e-3 makes the supervised ECG run diverge), scored on the
 same validation samples with the same metric. The table gives mean ± std over seeds and the share of the
 headroom pretraining closes, ``(pretrained - random) / (ceiling - random)``.
@@ -35,11 +35,11 @@ from jepa_platform.data.datamodule import JEPADataModule
 from jepa_platform.domain import cache_dir, load_domain
 from jepa_platform.model import Encoder, pooled
 from jepa_platform.pretrain.config import Recipe, resolve_recipe
-from jepa_platform.pretrain.monitor import fixed_batches, labels_of
-from jepa_platform.pretrain.probe import macro_auc, probe_metric
+from jepa_platform.pretrain.monitor import fixed_batches
+from jepa_platform.pretrain.probe import probe_metric, probe_score
 from jepa_platform.pretrain.run import pretrain
 
-DOMAINS = ("ecg", "eeg", "sar", "tabular")
+DOMAINS = ("ecg", "eeg", "sar", "tabular", "lidar")
 
 
 def pretrained_scores(recipe: Recipe, out: Path) -> dict[str, Any]:
@@ -50,9 +50,9 @@ def pretrained_scores(recipe: Recipe, out: Path) -> dict[str, Any]:
     start = time.perf_counter()
     summary = pretrain(recipe, out)
     metrics = summary.metrics
-    key = next(k for k in ("probe/val_auc", "probe/val_accuracy") if k in metrics)
+    key = next(k for k in ("probe/val_auc", "probe/val_accuracy", "probe/val_mean_ap") if k in metrics)
     scores = {
-        "metric": key.rsplit("_", 1)[1],
+        "metric": key.split("/val_", 1)[1],
         "pretrained": metrics[key],
         "random": metrics[key.replace("/val_", "/random_init_val_")],
         "rankme": metrics["monitor/rankme"],
@@ -86,13 +86,23 @@ def ceiling_score(recipe: Recipe, steps: int, lr: float, out: Path) -> dict[str,
     )
 
     def logits(batch: Any) -> torch.Tensor:
-        return head(pooled(encoder(batch), encoder.tokenizer.valid_mask(batch)))
+        """``B × C`` logits, or ``B·N × C`` for a per-token label set (one row per token)."""
+        tokens = encoder(batch)
+        if labels.per_token:
+            return head(tokens).flatten(0, 1)
+        return head(pooled(tokens, encoder.tokenizer.valid_mask(batch)))
+
+    def targets(batch: Any) -> torch.Tensor:
+        label = batch["label"]
+        return label.float() if labels.multilabel else label.long().flatten()
 
     step = 0
     while step < steps:
         for batch in loader:
-            target = batch["label"].float() if labels.multilabel else batch["label"].long()
-            loss = (F.binary_cross_entropy_with_logits if labels.multilabel else F.cross_entropy)(logits(batch), target)
+            if labels.multilabel:
+                loss = F.binary_cross_entropy_with_logits(logits(batch), targets(batch))
+            else:
+                loss = F.cross_entropy(logits(batch), targets(batch), ignore_index=-1)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -104,8 +114,7 @@ def ceiling_score(recipe: Recipe, steps: int, lr: float, out: Path) -> dict[str,
     val = fixed_batches(splits.val, recipe.monitor.samples, cfg.batch_size, recipe.seed + 1)  # the probe's samples
     encoder.eval()
     with torch.no_grad():
-        scores, targets = torch.cat([logits(batch) for batch in val]), labels_of(val)
-    value = macro_auc(scores.sigmoid(), targets) if labels.multilabel else float((scores.argmax(1) == targets).float().mean())
+        value = probe_score(torch.cat([logits(batch) for batch in val]), torch.cat([targets(b) for b in val]), labels)
     result = {"metric": probe_metric(labels), "ceiling": value, "lr": lr, "seconds": time.perf_counter() - start}
     saved.write_text(json.dumps(result, indent=1))
     return result

@@ -17,8 +17,8 @@ from jepa_platform.domain import DatasetSplits, LabelSpec, cache_dir, load_domai
 from jepa_platform.pretrain.config import resolve_recipe
 from jepa_platform.pretrain.criteria import lidar, rankme
 from jepa_platform.pretrain.module import JEPAModule
-from jepa_platform.pretrain.monitor import RepresentationMonitor
-from jepa_platform.pretrain.probe import linear_probe, macro_auc
+from jepa_platform.pretrain.monitor import RepresentationMonitor, token_rows
+from jepa_platform.pretrain.probe import linear_probe, macro_auc, probe_metric
 
 from tests.helpers import run_cli
 
@@ -78,6 +78,34 @@ def test_the_linear_probe_reads_linear_classes_and_not_noise():
     hot = torch.nn.functional.one_hot(y, 3).float()
     assert linear_probe((x, hot), (xv, torch.nn.functional.one_hot(yv, 3).float()), multilabel) > 0.95
     assert linear_probe((x, y), (xv, yv), labels, seed=3) == linear_probe((x, y), (xv, yv), labels, seed=3)
+
+
+def test_a_per_token_probe_scores_the_object_classes_by_mean_average_precision():
+    g = torch.Generator().manual_seed(0)
+    labels = LabelSpec(("background", "car", "person"), multilabel=False, per_token=True)
+    assert probe_metric(labels) == "mean_ap"
+    y, yv = torch.randint(0, 3, (600,), generator=g), torch.randint(0, 3, (300,), generator=g)
+    centres = 3 * torch.randn(3, 8, generator=g)
+    x, xv = centres[y] + torch.randn(600, 8, generator=g), centres[yv] + torch.randn(300, 8, generator=g)
+    assert linear_probe((x, y), (xv, yv), labels) > 0.95
+    # noise scores rank the tokens at random: the AP of each class falls to about its share of the tokens
+    assert linear_probe((x, y), (torch.randn(300, 8, generator=g), yv), labels) < 0.5
+
+
+class TokenIdentity(torch.nn.Module):
+    """An "encoder" that returns the batch's tokens, with tokens of value 0 invalid."""
+
+    tokenizer = SimpleNamespace(valid_mask=lambda batch: batch["tokens"][..., 0] != 0)
+
+    def forward(self, batch):
+        return batch["tokens"]
+
+
+def test_token_rows_keep_the_valid_tokens_that_have_a_class():
+    tokens = torch.tensor([[[1.0], [2.0], [0.0]], [[4.0], [5.0], [6.0]]])
+    batch = {"tokens": tokens, "label": torch.tensor([[1, -1, 2], [0, 2, 1]])}
+    rows, targets = token_rows(TokenIdentity(), [batch], torch.device("cpu"))
+    assert rows.flatten().tolist() == [1.0, 4.0, 5.0, 6.0] and targets.tolist() == [1, 0, 2, 1]
 
 
 def tiny_recipe(steps: int, **monitor):

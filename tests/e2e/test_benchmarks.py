@@ -114,6 +114,14 @@ def check_quality(out: str, tmp_path: Path) -> None:
     assert numbers(r"\| tabular \| sigreg \| accuracy \| 1 \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|", out)
 
 
+def check_quality_per_token(out: str, tmp_path: Path) -> None:
+    rows = json.loads((tmp_path / "quality-lidar" / "results.json").read_text())
+    assert [(row["domain"], row["objective"], row["metric"]) for row in rows] == [("lidar", "sigreg", "mean_ap")]
+    for key in ("random", "pretrained", "ceiling"):
+        assert 0 <= rows[0][key] <= 1, key
+    assert numbers(r"\| lidar \| sigreg \| mean_ap \| 1 \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|", out)
+
+
 def check_selection(out: str, tmp_path: Path) -> None:
     results = json.loads((tmp_path / "selection" / "results.json").read_text())
     assert {method: len(rows) for method, rows in results["rows"].items()} == {"ema": 3, "sigreg": 3}
@@ -179,6 +187,12 @@ SMOKES = [
         "--out", str(tmp / "quality"), "--domains", "tabular", "--objectives", "sigreg", "--seeds", "0",
         "--steps", "3", "--ceiling-steps", "3", "--threads", "1",
     ], check_quality),
+    Smoke("quality.py", lambda tmp, env: [
+        "--out", str(tmp / "quality-lidar"), "--domains", "lidar", "--objectives", "sigreg", "--seeds", "0",
+        "--steps", "2", "--ceiling-steps", "2", "--threads", "1", "--set", "data.demo_frames=12",
+        "model.embed_dim=32", "model.depth=1", "model.num_heads=2", "model.predictor_dim=16", "model.predictor_depth=1",
+        "model.predictor_heads=2", "trainer.batch_size=4", "monitor.probe_steps=20",
+    ], check_quality_per_token),
     Smoke("selection.py", lambda tmp, env: [
         "--out", str(tmp / "selection"), "--runs-per-method", "3", "--steps", "10", "--demo-records", "60",
         "--threads", "1",

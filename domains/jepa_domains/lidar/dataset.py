@@ -1,8 +1,9 @@
-"""Scans -> in-memory voxel samples ``{voxels, coords, count[, label]}``, with a line saying what was kept.
+"""Scans -> in-memory voxel samples ``{voxels, coords, count[, label, group]}``, with a line saying what was kept.
 
-``label`` (when every frame has a ``label_2`` file) is the multi-hot presence of
-each class of ``data.classes`` among the boxes whose centre lies in the point
-range: a scene-level label for the online probe of pretraining.
+``label`` (when every frame has a ``label_2`` file) is per BEV token: background
+or the class of the ``label_2`` boxes covering most of the token's cells
+(:func:`token_labels`). Pretraining's online probe reads it per token, and the
+BEV object task is the same labels on its own split of the frames.
 """
 
 from __future__ import annotations
@@ -73,26 +74,60 @@ def load_frames(root: Path, data: LidarDataConfig) -> VoxelFrames:
     )
 
 
-def presence(boxes: Boxes, data: LidarDataConfig) -> np.ndarray:
-    """Multi-hot float32 over ``data.classes``: which classes have a box centred in the point range."""
-    low, high = np.asarray(data.point_range[:3]), np.asarray(data.point_range[3:])
-    inside = ((boxes.centres[:, :2] >= low[:2]) & (boxes.centres[:, :2] < high[:2])).all(axis=1)
-    names = {name for name, keep in zip(boxes.names, inside) if keep}
-    return np.array([name in names for name in data.classes], dtype=np.float32)
+SAMPLES = 8
+"""Test points per token side, at most (one per BEV cell when tokens are smaller)."""
+
+
+def token_labels(boxes: Boxes, data: LidarDataConfig) -> np.ndarray:
+    """``h·w`` int64 token labels of one frame: 0 background, ``k + 1`` the class ``data.classes[k]``.
+
+    Up to ``SAMPLES²`` points spread evenly over each token, and the centre of each
+    box, are tested against the frame's boxes (in the sensor frame); the class
+    holding the most of them labels the token, background when none does (so an
+    object smaller than the sample spacing still labels the token of its centre).
+    """
+    h, w = data.token_grid
+    x0, y0 = data.point_range[:2]
+    side = data.token_cells * np.asarray(data.voxel_size[:2])
+    samples = min(SAMPLES, data.token_cells)
+    offsets = (np.arange(samples) + 0.5) / samples
+    xs = x0 + (np.arange(w)[:, None] + offsets).ravel() * side[0]
+    ys = y0 + (np.arange(h)[:, None] + offsets).ravel() * side[1]
+    py, px = (grid.ravel() for grid in np.meshgrid(ys, xs, indexing="ij"))  # row-major over (y, x)
+    token = ((py - y0) // side[1] * w + (px - x0) // side[0]).astype(np.int64)
+    known = np.array([name in data.classes for name in boxes.names], dtype=bool)
+    counts = np.zeros((h * w, len(data.classes) + 1))
+    if known.any():
+        centres, sizes, headings = boxes.centres[known], boxes.sizes[known], boxes.headings[known]
+        classes = np.array([data.classes.index(n) + 1 for n, k in zip(boxes.names, known) if k])
+        dx, dy = px[:, None] - centres[:, 0], py[:, None] - centres[:, 1]  # P × K
+        cos, sin = np.cos(headings), np.sin(headings)
+        along, across = cos * dx + sin * dy, -sin * dx + cos * dy
+        inside = (np.abs(along) <= sizes[:, 0] / 2) & (np.abs(across) <= sizes[:, 1] / 2)
+        hit_point, hit_box = np.nonzero(inside)
+        np.add.at(counts, (token[hit_point], classes[hit_box]), 1)
+        column, row = np.floor((centres[:, 0] - x0) / side[0]), np.floor((centres[:, 1] - y0) / side[1])
+        seen = (column >= 0) & (column < w) & (row >= 0) & (row < h)
+        np.add.at(counts, ((row * w + column)[seen].astype(np.int64), classes[seen]), 1)
+    counts[:, 0] = 0.5  # a token with no object sample stays background
+    return counts.argmax(axis=1).astype(np.int64)
+
+
+def token_label_spec(data: LidarDataConfig) -> LabelSpec:
+    """What :func:`token_labels` means: per token, ``background`` or one of ``data.classes``."""
+    return LabelSpec(("background", *data.classes), multilabel=False, per_token=True)
 
 
 class VoxelDataset(Dataset):
-    """Samples of some frames: ``voxels``, ``coords``, ``count`` and, when given, per-frame ``label`` and ``group``."""
+    """Samples ``index`` of frame arrays (``voxels``, ``coords``, ``count`` and, when given, per-token ``label``);
+    labelled samples carry their frame number as ``group``."""
 
-    def __init__(self, frames: VoxelFrames, index: np.ndarray, labels: np.ndarray | None = None) -> None:
+    def __init__(self, columns: dict[str, np.ndarray], index: np.ndarray) -> None:
         select = torch.from_numpy(index)
-        self.tensors = {
-            "voxels": torch.from_numpy(frames.voxels)[select],
-            "coords": torch.from_numpy(frames.coords)[select],
-            "count": torch.from_numpy(frames.count.astype(np.int64))[select],
-        }
-        if labels is not None:
-            self.tensors["label"] = torch.from_numpy(labels)[select]
+        self.tensors = {key: torch.from_numpy(np.ascontiguousarray(columns[key]))[select]
+                        for key in ("voxels", "coords", "count", "label") if key in columns}
+        self.tensors["count"] = self.tensors["count"].long()
+        if "label" in columns:
             self.tensors["group"] = select.clone()
 
     def __len__(self) -> int:
@@ -100,6 +135,12 @@ class VoxelDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         return {key: value[i] for key, value in self.tensors.items()}
+
+
+def columns_of(frames: VoxelFrames, labels: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The arrays :class:`VoxelDataset` takes, with ``labels`` (``F × h·w``) when given."""
+    columns = {"voxels": frames.voxels, "coords": frames.coords, "count": frames.count}
+    return columns if labels is None else {**columns, "label": labels}
 
 
 def validation_mask(count: int, fraction: float) -> np.ndarray:
@@ -110,15 +151,16 @@ def validation_mask(count: int, fraction: float) -> np.ndarray:
 
 
 def load_splits(root: Path, data: LidarDataConfig) -> DatasetSplits:
-    """Pretraining sets of every frame at ``root``, ``val_fraction`` held out; scene labels when all are labelled."""
+    """Pretraining sets of every frame at ``root``, ``val_fraction`` held out; per-token labels when all are
+    labelled."""
     frames = load_frames(root, data)
     held_out = validation_mask(len(frames.count), data.val_fraction)
     labelled = all(b is not None for b in frames.boxes)
-    labels = np.stack([presence(b, data) for b in frames.boxes]) if labelled else None
-    spec = LabelSpec(tuple(data.classes), multilabel=True) if labelled else None
+    labels = np.stack([token_labels(b, data) for b in frames.boxes]) if labelled else None
+    columns = columns_of(frames, labels)
     return DatasetSplits(
-        train=VoxelDataset(frames, np.flatnonzero(~held_out), labels),
-        val=VoxelDataset(frames, np.flatnonzero(held_out), labels) if held_out.any() else None,
-        labels=spec,
+        train=VoxelDataset(columns, np.flatnonzero(~held_out)),
+        val=VoxelDataset(columns, np.flatnonzero(held_out)) if held_out.any() else None,
+        labels=token_label_spec(data) if labelled else None,
         notes=[frames.note],
     )

@@ -1,7 +1,7 @@
 """LiDAR frames as ``jepa-platform prepare`` items: read and voxelized exactly as the training datasets are.
 
 Each scan gives one sample of fixed-size arrays: ``voxels`` (``max_voxels × 8``),
-``coords`` (``max_voxels × 3``) and ``count``, plus the scene ``label`` when every
+``coords`` (``max_voxels × 3``) and ``count``, plus the per-token ``label`` when every
 frame has a ``label_2`` file; with ``source`` (the scan, relative to the data
 folder) and ``frame`` (its reading position) as metadata. The split is the one
 pretraining uses: ``data.val_fraction`` of the frames, seeded, as ``val``.
@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from jepa_platform.domain import LabelSpec, PreparedSamples, PrepareSource
+from jepa_platform.domain import PreparedSamples, PrepareSource
 
 from .config import LidarDataConfig
-from .dataset import presence, validation_mask, voxelize_frame
+from .dataset import token_label_spec, token_labels, validation_mask, voxelize_frame
 from .readers import Frame, find_frames, read_boxes
 
 
@@ -44,7 +44,7 @@ def prepare_source(root: Path, data: LidarDataConfig) -> PrepareSource:
                   "val" if out else "train", index, labelled)
         for index, (frame, out) in enumerate(zip(frames, held_out))
     ]
-    return PrepareSource(items, LabelSpec(tuple(data.classes), multilabel=True) if labelled else None, unit="scan")
+    return PrepareSource(items, token_label_spec(data) if labelled else None, unit="scan")
 
 
 def prepare_item(item: LidarItem, data: LidarDataConfig) -> PreparedSamples:
@@ -53,6 +53,6 @@ def prepare_item(item: LidarItem, data: LidarDataConfig) -> PreparedSamples:
     samples = {"voxels": voxels.features[None], "coords": voxels.coords[None],
                "count": np.array([voxels.count], dtype=np.int64)}
     if item.labelled:
-        samples["label"] = presence(read_boxes(item.frame), data)[None]
+        samples["label"] = token_labels(read_boxes(item.frame), data)[None]
     meta = {"source": np.array([item.name]), "frame": np.array([item.index], dtype=np.int64)}
     return PreparedSamples(samples, meta, np.array([item.split]))

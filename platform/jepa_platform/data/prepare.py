@@ -101,7 +101,10 @@ def prepare(
         "version": VERSION,
         **settings,
         "data": data.model_dump(mode="json"),
-        "labels": None if source.labels is None else {"names": list(source.labels.names), "multilabel": source.labels.multilabel},
+        "labels": None if source.labels is None else {
+            "names": list(source.labels.names), "multilabel": source.labels.multilabel,
+            "regression": source.labels.regression, "per_token": source.labels.per_token,
+        },
         "info": source.info,
         "columns": progress["columns"],
         "shards": progress["shards"],

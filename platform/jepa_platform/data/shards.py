@@ -159,7 +159,10 @@ class ShardSet:
     @property
     def labels(self) -> LabelSpec | None:
         labels = self.manifest.get("labels")
-        return None if labels is None else LabelSpec(tuple(labels["names"]), labels["multilabel"])
+        if labels is None:
+            return None
+        return LabelSpec(tuple(labels["names"]), labels["multilabel"], labels.get("regression", False),
+                         labels.get("per_token", False))
 
     def counts(self, splits: tuple[str, ...]) -> np.ndarray:
         """Samples of ``splits`` in each shard."""

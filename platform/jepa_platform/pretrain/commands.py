@@ -121,7 +121,8 @@ def finished_line(metrics: dict[str, float]) -> str:
     """``loss 0.12, RankMe 45.1 (random-init encoder 12.3), linear probe AUC 0.871 (random-init encoder 0.790)``."""
     parts = [f"loss {metrics['train/loss']:.4g}"] if "train/loss" in metrics else []
     for key, name in (("monitor/rankme", "RankMe"), ("probe/val_auc", "linear probe AUC"),
-                      ("probe/val_accuracy", "linear probe accuracy")):
+                      ("probe/val_accuracy", "linear probe accuracy"),
+                      ("probe/val_mean_ap", "per-token linear probe mAP")):
         if key in metrics:
             initial = metrics.get(key.replace("/", "/random_init_", 1) if key.startswith("monitor") else
                                   key.replace("/val_", "/random_init_val_"))

@@ -13,9 +13,10 @@ peak raises the collapse alarm.
 
 When the data has labels, at each validation (and when training ends) a
 linear probe is fitted on the same training samples and scored on the
-validation samples (:mod:`.probe`), and beside it the same probe on a
-random-init encoder of the same architecture and seed: every run shows
-whether pretraining made the encoder better than where it started.
+validation samples (:mod:`.probe`; per token embedding when the labels are
+per token), and beside it the same probe on a random-init encoder of the same
+architecture and seed: every run shows whether pretraining made the encoder
+better than where it started.
 """
 
 from __future__ import annotations
@@ -90,6 +91,26 @@ def encode(
     encoder.train(was_training)
     width = rows[0].shape[-1]
     return torch.cat(rows), torch.cat(token_rows) if token_rows else torch.empty(0, width)
+
+
+@torch.no_grad()
+def token_rows(
+    encoder: Encoder, batches: Batches, device: torch.device, context: Any = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The per-token probe's rows: every valid token embedding of ``batches`` with a class (label ``>= 0``),
+    ``R × D`` float32 on the CPU, and those classes (``R``)."""
+    was_training = encoder.training
+    encoder.eval()
+    rows, targets = [], []
+    for batch in batches:
+        valid, label = encoder.tokenizer.valid_mask(batch), batch["label"]
+        scored = label >= 0 if valid is None else (label >= 0) & valid.cpu()
+        with precision(context, device):
+            tokens = encoder(move_data_to_device(batch, device)).float().cpu()
+        rows.append(tokens[scored])
+        targets.append(label[scored])
+    encoder.train(was_training)
+    return torch.cat(rows), torch.cat(targets)
 
 
 @torch.no_grad()
@@ -175,8 +196,7 @@ class RepresentationMonitor(L.Callback):
                           stacklevel=2)
             return
         if "probe" in kinds:
-            val, _ = encode(pl_module.target_encoder, self.val_batches, pl_module.device, context)
-            values[self.probe_key()] = self.probe_score(embeddings, val)
+            values[self.probe_key()] = self.probe_score(pl_module.target_encoder, pl_module.device, context, embeddings)
         values.update(self.random_init_values(pl_module, context, "probe" in kinds))
         for kind in kinds:
             self._measured[kind] = step
@@ -214,10 +234,16 @@ class RepresentationMonitor(L.Callback):
         assert self.labels is not None
         return f"probe/{prefix}val_{probe_metric(self.labels)}"
 
-    def probe_score(self, train: torch.Tensor, val: torch.Tensor) -> float:
+    def probe_score(self, encoder: Encoder, device: torch.device, context: Any, train: torch.Tensor) -> float:
+        """The probe's score of ``encoder``, whose pooled embeddings of the training samples are ``train``."""
         assert self.labels is not None
         cfg = self.config
-        pairs = (train, labels_of(self.train_batches)), (val, labels_of(self.val_batches))
+        if self.labels.per_token:
+            pairs = (token_rows(encoder, self.train_batches, device, context),
+                     token_rows(encoder, self.val_batches, device, context))
+        else:
+            val, _ = encode(encoder, self.val_batches, device, context)
+            pairs = (train, labels_of(self.train_batches)), (val, labels_of(self.val_batches))
         return linear_probe(*pairs, self.labels, cfg.probe_lr, cfg.probe_steps, self.seed)
 
     def random_init_values(self, pl_module: L.LightningModule, context: Any, probe: bool) -> dict[str, float]:
@@ -233,8 +259,8 @@ class RepresentationMonitor(L.Callback):
             embeddings, _ = encode(encoder, self.train_batches, pl_module.device, context)
             self.baseline = {"monitor/random_init_rankme": rankme(embeddings)}
             if self.labels is not None:
-                val, _ = encode(encoder, self.val_batches, pl_module.device, context)
-                self.baseline[self.probe_key("random_init_")] = self.probe_score(embeddings, val)
+                score = self.probe_score(encoder, pl_module.device, context, embeddings)
+                self.baseline[self.probe_key("random_init_")] = score
         return {key: value for key, value in self.baseline.items() if probe or key.startswith("monitor/")}
 
     def compare(self, trainer: L.Trainer) -> None:

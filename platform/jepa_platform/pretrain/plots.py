@@ -31,7 +31,8 @@ def pretraining_panels(embed_dim: int) -> tuple[Panel, ...]:
         Panel("RankMe (effective rank)", ("monitor/rankme", "monitor/random_init_rankme"),
               ceiling=float(embed_dim), ceiling_label=f"D = {embed_dim} (full rank)"),
         Panel("linear probe (validation)",
-              ("probe/val_auc", "probe/random_init_val_auc", "probe/val_accuracy", "probe/random_init_val_accuracy")),
+              ("probe/val_auc", "probe/random_init_val_auc", "probe/val_accuracy", "probe/random_init_val_accuracy",
+               "probe/val_mean_ap", "probe/random_init_val_mean_ap")),
     )
 
 

@@ -4,7 +4,10 @@ At each validation the monitor encodes a fixed set of training samples and
 the validation samples, standardizes the pooled embeddings with the training
 set's statistics, and fits a linear head full-batch (AdamW, seeded); the
 head's validation macro AUC (multi-label) or accuracy (single-label) is the
-score. Refitting on fixed data each time makes scores comparable across the
+score. A dense (per-token) label set is probed per token: one row per
+labelled token embedding, scored by the mean average precision over the
+classes after the first (the background), as the dense downstream tasks
+are. Refitting on fixed data each time makes scores comparable across the
 run and with the random-init encoder scored the same way.
 """
 
@@ -15,6 +18,7 @@ import torch.nn.functional as F
 from torchmetrics.functional.classification import binary_auroc
 
 from ..domain.contract import LabelSpec
+from ..downstream.metrics import dense_evaluation
 
 
 def macro_auc(scores: torch.Tensor, targets: torch.Tensor) -> float:
@@ -25,8 +29,17 @@ def macro_auc(scores: torch.Tensor, targets: torch.Tensor) -> float:
 
 
 def probe_metric(labels: LabelSpec) -> str:
-    """The probe's metric name: ``auc`` (multi-label) or ``accuracy``."""
-    return "auc" if labels.multilabel else "accuracy"
+    """The probe's metric name: ``mean_ap`` (per-token), ``auc`` (multi-label) or ``accuracy``."""
+    return "mean_ap" if labels.per_token else "auc" if labels.multilabel else "accuracy"
+
+
+def probe_score(logits: torch.Tensor, targets: torch.Tensor, labels: LabelSpec) -> float:
+    """The :func:`probe_metric` of ``R × C`` logits against ``R`` targets (class indices or multi-hot rows)."""
+    if labels.per_token:
+        return dense_evaluation(logits, targets, labels).metrics["mean_ap"]
+    if labels.multilabel:
+        return macro_auc(logits.sigmoid(), targets)
+    return float((logits.argmax(dim=1) == targets.long()).float().mean())
 
 
 def linear_probe(
@@ -37,7 +50,8 @@ def linear_probe(
     steps: int = 300,
     seed: int = 0,
 ) -> float:
-    """The validation score of a linear head fitted on standardized ``train`` embeddings (``N × D``, labels)."""
+    """The validation score of a linear head fitted on standardized ``train`` embeddings (``N × D``, labels;
+    for a per-token label set, token embeddings and their class indices)."""
     (x, y), (xv, yv) = train, val
     x, xv = x.float(), xv.float()
     mean, std = x.mean(0), x.std(0).clamp(min=1e-6)
@@ -54,7 +68,4 @@ def linear_probe(
             loss(head(x), target).backward()
             optimizer.step()
     with torch.no_grad():
-        scores = head(xv)
-    if labels.multilabel:
-        return macro_auc(scores.sigmoid(), yv)
-    return float((scores.argmax(dim=1) == yv.long()).float().mean())
+        return probe_score(head(xv), yv, labels)

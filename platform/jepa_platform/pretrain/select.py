@@ -19,8 +19,8 @@ from pathlib import Path
 from ..errors import JepaError
 
 RUN_ID = re.compile(r"[0-9a-f]{32}")
-PROBE_KEYS = ("probe/val_auc", "probe/val_accuracy")
-RANDOM_INIT_KEYS = ("probe/random_init_val_auc", "probe/random_init_val_accuracy")
+PROBE_KEYS = ("probe/val_auc", "probe/val_accuracy", "probe/val_mean_ap")
+RANDOM_INIT_KEYS = ("probe/random_init_val_auc", "probe/random_init_val_accuracy", "probe/random_init_val_mean_ap")
 
 
 @dataclass(frozen=True)
