@@ -77,12 +77,28 @@ class JEPAModule(L.LightningModule):
         self._val_batches = 0
 
     def configure_model(self) -> None:
-        """Under the ``fsdp2`` strategy, shard the encoder, predictor and teacher per transformer block."""
+        """Under the ``fsdp2`` strategy, shard the encoder, predictor and teacher per transformer block;
+        then compile their transformer stacks as ``trainer.compile`` says."""
         if self.device_mesh is not None:
             from .distributed import shard_jepa
 
             encoders = [self.encoder] if self.teacher is None else [self.encoder, self.teacher]
             shard_jepa(encoders, self.predictor, self.device_mesh["data_parallel"])
+        device = self.trainer.strategy.root_device
+        if self.recipe.trainer.compile is True or (self.recipe.trainer.compile == "auto" and device.type == "cuda"):
+            self.compile_stacks(self.recipe.trainer.compile_mode if device.type == "cuda" else "default")
+
+    def compile_stacks(self, mode: str = "default") -> None:
+        """``torch.compile`` the encoder's, predictor's and teacher's transformer stacks in place.
+
+        In place, so state-dict keys stay as they are (no ``_orig_mod.``) and
+        the EMA update and FSDP see the same parameters. Inputs whose length
+        the masks set are marked dynamic where they are made, so a new mask
+        size reuses the compiled graph instead of compiling another.
+        """
+        for network in (self.encoder, self.predictor, self.teacher):
+            if network is not None and not network.stack.compiled:
+                network.stack.compile(mode=mode)
 
     # ----------------------------------------------------------------- masks
     def prepare_batch(self, batch: Any, seed: int) -> tuple[Any, torch.Tensor | None, Masks]:
