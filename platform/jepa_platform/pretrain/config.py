@@ -69,7 +69,8 @@ class TrainerConfig(Section):
     compile_mode: Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"] = (
         "max-autotune-no-cudagraphs"
     )
-    """``torch.compile``'s mode; ``reduce-overhead`` adds CUDA graphs (best with ``masking.size_buckets``)."""
+    """``torch.compile``'s mode on CUDA (the CPU compiles in the default mode); ``reduce-overhead`` adds CUDA graphs
+    (best with ``masking.size_buckets``)."""
 
     @model_validator(mode="after")
     def _check(self) -> "TrainerConfig":
