@@ -3,19 +3,22 @@
 Builds the ECG domain's default (non-demo) model: ViT-S of depth 8, predictor
 depth 8, 500 Hz, 50 ms patches (200 tokens per 10 s window), and trains it in
 a plain loop on one synthetic batch held on the device, shaped like the ECG
-dataset's samples. No data set is read. Reports samples/s, step time and MFU
-from ``JEPAModule.flops_per_sample`` against the GPU's dense bf16 peak, and
-the ATen operators one training step dispatches (counted with
-``torch.profiler``; on the CPU a proxy for the GPU's kernel launches).
+dataset's samples. No data set is read. For each mode (eager; compiled: the
+transformer stacks under ``torch.compile``, as ``trainer.compile`` does;
+compiled with CUDA graphs, on CUDA only) it reports samples/s, step time,
+TFLOP/s and MFU from ``JEPAModule.flops_per_sample`` against the GPU's dense
+bf16 peak, peak memory, and what one training step launches, counted with
+``torch.profiler``: ATen operators, and the compiled step's generated kernels
+(on the CPU a proxy for the GPU's kernel launches).
 On the CPU (a smoke test, and the operator count) the step keeps the GPU's
 structure: bf16 autocast, fused AdamW and multi-tensor gradient clipping, as
 ``Trainer.fit`` runs them on CUDA; ``--depth`` and
 ``--predictor-depth`` shrink the model for it. ``--demo`` builds the ECG demo
 model (the recipe without a data path) instead.
 
-    .venv/bin/python benchmarks/gpu_pretrain.py [--batch-size 256 --steps 50 --compile]
+    .venv/bin/python benchmarks/gpu_pretrain.py [--batch-size 256 --steps 50 --modes eager,compiled,cudagraphs]
     .venv/bin/python benchmarks/gpu_pretrain.py --device cpu --steps 1 --warmup 0 --batch-size 2 --depth 1 \\
-        --predictor-depth 1   # smoke test
+        --predictor-depth 1 --modes eager   # smoke test
     .venv/bin/python benchmarks/gpu_pretrain.py --device cpu --demo --batch-size 32 --steps 3 --warmup 1
 """
 
@@ -30,7 +33,7 @@ from typing import ContextManager
 import torch
 from jepa_platform.masking import Masks
 from jepa_platform.pretrain.config import Recipe, resolve_recipe
-from jepa_platform.pretrain.module import JEPAModule
+from jepa_platform.pretrain.module import JEPAModule, clip_grad_norm
 
 # Dense bf16 peak TFLOP/s by GPU name; the first matching key wins, so specific names come first.
 PEAK_BF16_TFLOPS = {
@@ -50,13 +53,16 @@ def peak_tflops(device: torch.device, override: float | None) -> float | None:
     return next((peak for key, peak in PEAK_BF16_TFLOPS.items() if key in name), None)
 
 
-def ecg_recipe(depth: int | None, predictor_depth: int | None, demo: bool) -> Recipe:
-    """The ECG defaults (ViT-S) or, with ``demo``, the demo settings; depths overridden when given.
+def ecg_recipe(depth: int | None, predictor_depth: int | None, demo: bool, size_buckets: int | None = None) -> Recipe:
+    """The ECG defaults (ViT-S) or, with ``demo``, the demo settings; depths and ``masking.size_buckets``
+    overridden when given.
 
     For the defaults a (never read) data path keeps the demo settings out.
     """
     depths = {"depth": depth, "predictor_depth": predictor_depth}
     overrides: dict = {"model": {key: value for key, value in depths.items() if value is not None}}
+    if size_buckets is not None:
+        overrides["masking"] = {"size_buckets": size_buckets}
     if not demo:
         overrides["data"] = {"path": "/nonexistent-unused"}
     return resolve_recipe("ecg", overrides=overrides)
@@ -102,8 +108,8 @@ def training_step(module: JEPAModule, batch: dict[str, torch.Tensor]) -> Step:
     Masks drawn on the CPU (``prepare_batch``), then, inside the context
     ``around()`` makes: masks copied over, bf16 autocast forward, backward,
     multi-tensor gradient clipping, fused AdamW, EMA teacher update: the
-    optimizer ``JEPAModule.configure_optimizers`` and Lightning's clipping
-    build on CUDA, on any device.
+    optimizer ``JEPAModule.configure_optimizers`` and the clipping
+    ``JEPAModule.configure_gradient_clipping`` build on CUDA, on any device.
     """
     lengths = {"length": batch["length"].cpu()}  # all the CPU needs to draw the masks
     optim, seed = module.recipe.optim, module.recipe.seed * 1_000_003
@@ -126,7 +132,7 @@ def training_step(module: JEPAModule, batch: dict[str, torch.Tensor]) -> Step:
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if optim.grad_clip is not None:
-                torch.nn.utils.clip_grad_norm_(params, optim.grad_clip, foreach=True)
+                clip_grad_norm([param.grad for param in params if param.grad is not None], optim.grad_clip)
             optimizer.step()
             module.update_teacher()
 
@@ -146,13 +152,29 @@ def train(step: Step, device: torch.device, warmup: int, steps: int) -> float:
 
 
 def operators_per_step(step: Step, number: int) -> tuple[int, int]:
-    """``(operators, kernel operators)`` of one profiled step after the masks are drawn: the outermost ATen
-    operators it dispatches (forward, backward, clipping, optimizer, EMA; an operator called by another is
-    not counted again), and those of them that are not views or allocations."""
+    """``(operators, kernel operators)`` of one profiled step after the masks are drawn.
+
+    Operators: the outermost ATen operators it dispatches (forward, backward,
+    clipping, optimizer, EMA; an operator called by another is not counted
+    again; a compiled graph's calls into ATen, such as its matmuls, count as
+    its own operators), plus the kernels a compiled graph generated (each
+    recorded by name: inductor's C++ kernels with ``cpp.enable_kernel_profile``,
+    Triton kernels on CUDA). Kernel operators: those that are not views or
+    allocations.
+    """
     profile = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU])
     step(number, lambda: profile)
-    outermost = [event.name for event in profile.events() if event.name.startswith("aten::") and not aten_parent(event)]
+    outermost = [event.name for event in profile.events() if counted(event) and not aten_parent(event)]
     return len(outermost), sum(name not in NO_KERNEL for name in outermost)
+
+
+def counted(event: torch.autograd.profiler_util.FunctionEvent) -> bool:
+    """An ATen operator, or a kernel a compiled graph generated."""
+    return event.name.startswith("aten::") or any(kind in event.name for kind in GENERATED_KERNELS)
+
+
+GENERATED_KERNELS = ("cpp_fused_", "triton_")
+"""Names of the kernels inductor generates (C++ on the CPU, Triton on CUDA), as the profiler records them."""
 
 
 def aten_parent(event: torch.autograd.profiler_util.FunctionEvent) -> bool:
@@ -165,58 +187,80 @@ def aten_parent(event: torch.autograd.profiler_util.FunctionEvent) -> bool:
     return False
 
 
+MODES = ("eager", "compiled", "cudagraphs")
+"""Eager; the transformer stacks compiled (``trainer.compile``: ``max-autotune-no-cudagraphs`` on CUDA,
+inductor's default on the CPU); compiled with CUDA graphs (``reduce-overhead``, CUDA only)."""
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cuda", help="cuda, cuda:N or cpu")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--steps", type=int, default=50, help="timed steps")
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps first (compilation, allocator)")
-    parser.add_argument("--compile", action="store_true", help="torch.compile the three transformer stacks")
+    parser.add_argument("--modes", default=",".join(MODES), help=f"comma-separated, of {', '.join(MODES)}")
+    parser.add_argument("--size-buckets", type=int, help="masking.size_buckets (1: one mask size every step)")
     parser.add_argument("--depth", type=int, help="encoder depth (default: the ECG default, 8)")
     parser.add_argument("--predictor-depth", type=int, help="predictor depth (default: the ECG default, 8)")
     parser.add_argument("--demo", action="store_true", help="the ECG demo model instead of ViT-S")
     parser.add_argument("--peak-tflops", type=float, help="dense bf16 peak of the device in TFLOP/s (default: table)")
     args = parser.parse_args()
+    args.modes = args.modes.split(",")
     if args.steps < 1 or args.warmup < 0 or args.batch_size < 1:
         parser.error("need --steps >= 1, --warmup >= 0 and --batch-size >= 1")
+    if not set(args.modes) <= set(MODES):
+        parser.error(f"--modes: choose from {', '.join(MODES)}")
     return args
+
+
+def run_mode(mode: str, recipe: Recipe, args: argparse.Namespace, device: torch.device) -> str:
+    """One row of the results table: a fresh model from the recipe's seed, trained and profiled in ``mode``."""
+    torch.manual_seed(recipe.seed)
+    module = JEPAModule(recipe.to_dict()).to(device)
+    if mode != "eager":
+        torch._dynamo.reset()
+        torch._inductor.config.cpp.enable_kernel_profile = True  # C++ kernels named in the profile
+        on_cuda = device.type == "cuda"
+        module.compile_stacks(("reduce-overhead" if mode == "cudagraphs" else recipe.trainer.compile_mode)
+                              if on_cuda else "default")
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    batch = synthetic_batch(recipe, args.batch_size, device)
+    step = training_step(module, batch)
+    seconds = train(step, device, args.warmup, args.steps)
+    operators, kernels = operators_per_step(step, args.warmup + args.steps)
+    samples_per_s = args.batch_size * args.steps / seconds
+    tflops = module.flops_per_sample() * samples_per_s / 1e12
+    peak = peak_tflops(device, args.peak_tflops)
+    mfu = "n/a" if peak is None else f"{100 * tflops / peak:.1f}%"
+    memory = f"{torch.cuda.max_memory_allocated(device) / 2**30:.1f}" if device.type == "cuda" else "n/a"
+    return (f"| {mode} | {samples_per_s:.1f} | {1000 * seconds / args.steps:.2f} | {tflops:.2f} | {mfu} | {memory} "
+            f"| {operators} | {kernels} |")
 
 
 def main() -> None:
     args = parse_args()
     device = torch.device(args.device)
-    recipe = ecg_recipe(args.depth, args.predictor_depth, args.demo)
-    torch.manual_seed(recipe.seed)
-    module = JEPAModule(recipe.to_dict()).to(device)
-    if args.compile:
-        for stack in (module.encoder.stack, module.teacher.stack, module.predictor.stack):
-            stack.compile()
-    batch = synthetic_batch(recipe, args.batch_size, device)
-    step = training_step(module, batch)
-    seconds = train(step, device, args.warmup, args.steps)
-    operators, kernels = operators_per_step(step, args.warmup + args.steps)
-
-    samples_per_s = args.batch_size * args.steps / seconds
-    flops = module.flops_per_sample()
-    peak = peak_tflops(device, args.peak_tflops)
+    recipe = ecg_recipe(args.depth, args.predictor_depth, args.demo, args.size_buckets)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     model, data = recipe.model, recipe.data
-    print(f"device: {name}; torch {torch.__version__}; compile: {'on' if args.compile else 'off'}")
+    peak = peak_tflops(device, args.peak_tflops)
+    print(f"device: {name}; torch {torch.__version__}")
     print(
         f"model: {model.preset}, depth {model.depth}, predictor depth {model.predictor_depth}, "
-        f"objective {recipe.objective.kind}, {data.window_size // data.patch_size} tokens ({data.sampling_rate} Hz, {data.patch_ms:g} ms patches); "
-        f"batch {args.batch_size}; {args.steps} timed steps after {args.warmup} warm-up steps"
+        f"objective {recipe.objective.kind}, {data.window_size // data.patch_size} tokens ({data.sampling_rate} Hz, "
+        f"{data.patch_ms:g} ms patches); batch {args.batch_size}; {args.steps} timed steps after {args.warmup} "
+        f"warm-up steps; masking.size_buckets {recipe.masking.size_buckets}"
     )
-    print(f"samples/s: {samples_per_s:.1f}")
-    print(f"step time: {1000 * seconds / args.steps:.2f} ms")
-    print(f"model FLOPs: {flops / 1e9:.2f} GFLOP/sample, {flops * samples_per_s / 1e12:.2f} TFLOP/s achieved")
-    if peak is None:
-        print("MFU: n/a (unknown peak; pass --peak-tflops)")
-    else:
-        print(f"MFU: {100 * flops * samples_per_s / (peak * 1e12):.1f}% of {peak:g} TFLOP/s dense bf16")
-    print(f"operators per step: {operators} ({kernels} without views and allocations)")
-    if device.type == "cuda":
-        print(f"peak memory: {torch.cuda.max_memory_allocated(device) / 2**30:.1f} GiB")
+    print(f"model FLOPs: {JEPAModule(recipe.to_dict()).flops_per_sample() / 1e9:.2f} GFLOP/sample; MFU against "
+          + ("an unknown peak (pass --peak-tflops)" if peak is None else f"{peak:g} TFLOP/s dense bf16"))
+    print("\n| mode | samples/s | step time (ms) | TFLOP/s | MFU | peak memory (GiB) | operators per step "
+          "| without views and allocations |\n|---|---|---|---|---|---|---|---|")
+    for mode in args.modes:
+        if mode == "cudagraphs" and device.type != "cuda":
+            print("| cudagraphs | skipped: CUDA graphs need a CUDA device | | | | | | |")
+            continue
+        print(run_mode(mode, recipe, args, device), flush=True)
 
 
 if __name__ == "__main__":

@@ -620,3 +620,21 @@ def test_a_strategy_that_leaves_most_of_the_grid_unused_is_warned_about():
     assert warning is not None and warning.startswith(f"warning: multiblock masks keep {usage.context:.0f} of 200")
     square = TokenGrid((14, 14))
     assert usage_warning(mask_usage(build_masking(MultiBlockMaskingConfig()).sample(square, 32, generator), 196), "") is None
+
+
+@pytest.mark.parametrize("buckets", [1, 3])
+def test_size_buckets_give_at_most_that_many_mask_sizes_on_full_samples(buckets):
+    grid, sizes = TokenGrid((200,)), {}
+    for config in (SpanMaskingConfig(size_buckets=buckets), FutureChunkMaskingConfig(size_buckets=buckets),
+                   FeatureSubsetMaskingConfig(size_buckets=buckets)):
+        strategy = build_masking(config)
+        shapes = set()
+        for seed in range(40):
+            masks = strategy.sample(grid, 4, torch.Generator().manual_seed(seed))
+            shapes.add((masks.context.shape, masks.targets.shape))
+        sizes[config.strategy] = len(shapes)
+    assert sizes["spans"] == buckets  # one range drawn: keep_ratio
+    assert 1 <= sizes["future_chunks"] <= buckets**2 and 1 <= sizes["feature_subsets"] <= buckets**2  # two ranges
+    continuous = build_masking(SpanMaskingConfig())
+    drawn = {continuous.sample(grid, 4, torch.Generator().manual_seed(seed)).context.shape for seed in range(40)}
+    assert len(drawn) > buckets ** 2  # without buckets, sizes anywhere in the range

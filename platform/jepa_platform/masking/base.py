@@ -72,9 +72,15 @@ def register_strategy(name: str) -> Callable[[type], type]:
     return add
 
 
-def uniforms(ranges: list[tuple[float, float]], generator: torch.Generator) -> list[float]:
-    """One value drawn uniformly from each ``(low, high)`` range, with one draw from ``generator``."""
+def uniforms(ranges: list[tuple[float, float]], generator: torch.Generator, levels: int | None = None) -> list[float]:
+    """One value drawn uniformly from each ``(low, high)`` range, with one draw from ``generator``.
+
+    With ``levels``, each value is the middle of the one of ``levels`` equal parts of its range that the
+    draw falls in (``masking.size_buckets``): a handful of sizes, the same draws from the generator.
+    """
     draws = torch.rand(len(ranges), generator=generator, device=generator.device).tolist()
+    if levels is not None:
+        draws = [(min(int(u * levels), levels - 1) + 0.5) / levels for u in draws]
     return [low + (high - low) * u for (low, high), u in zip(ranges, draws)]
 
 

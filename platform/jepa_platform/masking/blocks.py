@@ -133,7 +133,7 @@ class MultiBlockMasking(MaskStrategy):
         counts = valid_counts(valid, self.name, cfg.num_blocks, "masking.num_blocks")
         floor = context_floor(counts, cfg.min_context, cfg.num_blocks)
         target_scale, target_aspect, context_scale, context_aspect = uniforms(
-            [cfg.target_scale, cfg.target_aspect, cfg.context_scale, cfg.context_aspect], generator
+            [cfg.target_scale, cfg.target_aspect, cfg.context_scale, cfg.context_aspect], generator, cfg.size_buckets
         )
         target_size = plane_size(target_scale, target_aspect, height, width)
         targets = place_boxes(target_size, grid.shape, batch_size, cfg.num_blocks, generator, place_on)
@@ -174,7 +174,9 @@ class TubeMasking(MaskStrategy):
         floor = context_floor(valid_counts(valid, self.name), cfg.min_context)
         union = torch.zeros_like(valid)
         for tube in cfg.generators:
-            temporal, spatial, aspect = uniforms([tube.temporal_scale, tube.spatial_scale, tube.aspect], generator)
+            temporal, spatial, aspect = uniforms(
+                [tube.temporal_scale, tube.spatial_scale, tube.aspect], generator, cfg.size_buckets
+            )
             size = (min(max(round(temporal * duration), 1), duration), *plane_size(spatial, aspect, height, width))
             union |= indices_to_mask(place_boxes(size, grid.shape, batch_size, tube.num_blocks, generator, place_on), n)
         union &= valid  # at least one token per sample: tubes go where they cover the most valid tokens

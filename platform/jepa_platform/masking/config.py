@@ -24,7 +24,16 @@ Positive = Annotated[tuple[float, float], _range_within(0.0, float("inf"))]
 """A ``(low, high)`` range of positive values (aspect ratios): ``0 < low <= high``."""
 
 
-class SpanMaskingConfig(Section):
+class MaskingSection(Section):
+    """What every strategy's section holds."""
+
+    size_buckets: PositiveInt | None = None
+    """Draw each size range's value (share, scale, ratio, aspect) from this many evenly spaced levels instead
+    of continuously; ``1``: the middle of every range. Steps then repeat a few mask sizes, which a compiled
+    step (CUDA graphs above all) runs without new shapes; ``null``: any size in the ranges."""
+
+
+class SpanMaskingConfig(MaskingSection):
     """Contiguous target spans on a 1-D time grid; the context is what the spans leave.
 
     Defaults follow ECG-JEPA: keep 15-25% of the tokens as context, the rest in
@@ -45,7 +54,7 @@ class SpanMaskingConfig(Section):
         return self
 
 
-class FutureChunkMaskingConfig(Section):
+class FutureChunkMaskingConfig(MaskingSection):
     """The recent past as context, the next ``num_chunks`` chunks on the time axis as targets.
 
     Shares are of the batch's fewest valid tokens, drawn once per batch and
@@ -69,7 +78,7 @@ class FutureChunkMaskingConfig(Section):
         return self
 
 
-class MultiBlockMaskingConfig(Section):
+class MultiBlockMaskingConfig(MaskingSection):
     """I-JEPA multi-block masks on a 2-D grid (defaults: the released ViT-H/14 config).
 
     ``num_blocks`` target blocks of ``target_scale`` of the grid at aspect ratio
@@ -97,7 +106,7 @@ class TubeGeneratorConfig(Section):
     num_blocks: PositiveInt = 8
 
 
-class TubeMaskingConfig(Section):
+class TubeMaskingConfig(MaskingSection):
     """V-JEPA 3-D multi-block masks on a ``time × height × width`` grid.
 
     The union of every generator's tubes is the target set, the rest the
@@ -118,7 +127,7 @@ class TubeMaskingConfig(Section):
         return self
 
 
-class FeatureSubsetMaskingConfig(Section):
+class FeatureSubsetMaskingConfig(MaskingSection):
     """A random context subset, then ``num_targets`` random target subsets of the other tokens.
 
     Shares are of the batch's fewest valid tokens, drawn once per batch.

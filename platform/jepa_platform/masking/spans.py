@@ -50,7 +50,7 @@ class SpanMasking(MaskStrategy):
         room = fewest - min(cfg.min_context, fewest - 1)  # target tokens that leave the context its floor
         spans = min(cfg.num_spans, room)
         block = min(cfg.min_block, room // spans)
-        (keep,) = uniforms([cfg.keep_ratio], generator)
+        (keep,) = uniforms([cfg.keep_ratio], generator, cfg.size_buckets)
         total = round((1.0 - keep) * fewest)
         total = min(max(total, spans * block), room)
         extra = torch.full((batch_size,), total - spans * block, device=device)
@@ -84,7 +84,7 @@ class FutureChunkMasking(MaskStrategy):
         valid = all_valid(grid, batch_size, valid, device)
         num_valid = valid_counts(valid, self.name, cfg.num_chunks, "masking.num_chunks")
         fewest = int(num_valid.min())
-        context_share, chunk_share = uniforms([cfg.context_share, cfg.chunk_share], generator)
+        context_share, chunk_share = uniforms([cfg.context_share, cfg.chunk_share], generator, cfg.size_buckets)
         floor = min(cfg.min_context, fewest - cfg.num_chunks)
         chunk = max(1, min(int(chunk_share * fewest), (fewest - floor) // cfg.num_chunks))
         context = min(max(floor, int(context_share * fewest)), fewest - cfg.num_chunks * chunk)

@@ -24,7 +24,7 @@ class FeatureSubsetMasking(MaskStrategy):
         valid = all_valid(grid, batch_size, valid, generator.device)
         parts = cfg.num_targets if cfg.disjoint_targets else 1
         fewest = int(valid_counts(valid, self.name, parts, "masking.num_targets").min())
-        context_share, target_share = uniforms([cfg.context_share, cfg.target_share], generator)
+        context_share, target_share = uniforms([cfg.context_share, cfg.target_share], generator, cfg.size_buckets)
         floor = min(cfg.min_context, fewest - parts)
         target = max(1, min(int(target_share * fewest), (fewest - floor) // parts))
         context = min(max(floor, int(context_share * fewest)), fewest - parts * target)

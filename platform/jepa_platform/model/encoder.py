@@ -31,6 +31,11 @@ class TransformerStack(nn.Module):
             # The blocks' dropouts have rate 0: identities spare the step three operator calls per block.
             block.attn.proj_drop = block.mlp.drop1 = block.mlp.drop2 = nn.Identity()
 
+    @property
+    def compiled(self) -> bool:
+        """Whether ``compile()`` wrapped the stack's call in ``torch.compile``."""
+        return self._compiled_call_impl is not None
+
     def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
         for block in self.blocks:
             x = block(x, attn_mask=attn_mask)
@@ -82,6 +87,7 @@ class Encoder(nn.Module):
         """Transformer over ``tokens`` (``B × N × D``), or over the ``B × n`` indices ``keep`` only."""
         if keep is not None:
             tokens = gather_tokens(tokens, keep)
+            torch._dynamo.maybe_mark_dynamic(tokens, 1)  # a compiled stack: one graph for every mask size
             return self.stack(tokens)
         return self.stack(tokens, attn_mask=key_padding_mask(valid))
 

@@ -55,7 +55,9 @@ class Predictor(nn.Module):
         x = x.repeat(num_targets, 1, 1)
         targets = masks.targets.transpose(0, 1).reshape(num_targets * batch, target_len)
         queries = self.mask_token.to(x.dtype) + self.pos_embed(targets).to(x.dtype)
-        out = self.stack(torch.cat([x, queries], dim=1))[:, -target_len:]
+        tokens = torch.cat([x, queries], dim=1)
+        torch._dynamo.maybe_mark_dynamic(tokens, 1)  # a compiled stack: one graph for every mask size
+        out = self.stack(tokens)[:, -target_len:]
         return out.reshape(num_targets, batch, target_len, -1)
 
     def forward(self, context: torch.Tensor, masks: Masks) -> tuple[torch.Tensor | None, torch.Tensor | None]:

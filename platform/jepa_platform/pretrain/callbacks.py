@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,21 +53,24 @@ class LastCheckpoint(L.Callback):
     Writes go through the trainer's checkpoint I/O (atomic, with a content hash
     beside the file); the checkpoint a write replaces is kept as
     ``previous.ckpt``. While ``hold`` is set (a non-finite loss stopped the run)
-    nothing more is written.
+    nothing more is written; ``check``, when set, is asked first whether the
+    state may be written (the non-finite loss guard's :meth:`~.guard.StopGuard.verify`).
     """
 
     def __init__(self, path: Path, every_n_steps: int) -> None:
         self.path, self.every_n_steps = Path(path), every_n_steps
         self.hold = False
+        self.check: Callable[[L.Trainer], bool] | None = None
         self._saved_step = -1
 
     def save(self, trainer: L.Trainer) -> None:
         """Write the whole state (for ``--resume``) unless this step's is written already."""
-        if trainer.global_step != self._saved_step and not self.hold:
-            if trainer.is_global_zero:  # a file this process did not write is checked before it is kept
-                keep_as_previous(self.path, verify=self._saved_step < 0)
-            trainer.save_checkpoint(self.path, weights_only=False)
-            self._saved_step = trainer.global_step
+        if trainer.global_step == self._saved_step or self.hold or (self.check and not self.check(trainer)):
+            return
+        if trainer.is_global_zero:  # a file this process did not write is checked before it is kept
+            keep_as_previous(self.path, verify=self._saved_step < 0)
+        trainer.save_checkpoint(self.path, weights_only=False)
+        self._saved_step = trainer.global_step
 
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int

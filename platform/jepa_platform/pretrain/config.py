@@ -64,6 +64,13 @@ class TrainerConfig(Section):
     limit_val_batches: int | float = 1.0
     log_checkpoint: bool = False
     """Also store the last checkpoint in the MLflow run's artifacts when training ends."""
+    compile: bool | Literal["auto"] = "auto"
+    """``torch.compile`` the transformer stacks (encoder, predictor, teacher); ``auto``: on CUDA only."""
+    compile_mode: Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"] = (
+        "max-autotune-no-cudagraphs"
+    )
+    """``torch.compile``'s mode on CUDA (the CPU compiles in the default mode); ``reduce-overhead`` adds CUDA graphs
+    (best with ``masking.size_buckets``)."""
 
     @model_validator(mode="after")
     def _check(self) -> "TrainerConfig":

@@ -1,11 +1,17 @@
 """Stopping a run cleanly: on a signal (Ctrl-C, ``kill``, SLURM's pre-emption) and on a non-finite loss.
 
 A signal sets a flag; at the next step boundary the run writes its checkpoint
-and stops. A non-finite loss skips its step (no backward, no optimizer step)
-up to ``trainer.nonfinite_loss_skips`` times, then stops the run without
-writing another checkpoint, so the last good one is kept. Either way
-:func:`stopped_error` turns what happened into the one line the command line
-prints, and the run's MLflow status and tags record it.
+and stops. A non-finite loss stops the run without writing another
+checkpoint, so the last good one is kept. Checking a loss on the host waits
+for the device, so by default each step's loss is only checked on the
+device (no wait), and the host reads the result at the logging steps and
+before each checkpoint is written: the run stops there, naming the first
+non-finite step, and no checkpoint holds the weights trained after it. With
+``trainer.nonfinite_loss_skips`` above 0, each step is checked before its
+backward (a wait each step), and a non-finite loss skips its step (no
+backward, no optimizer step) up to that many times before the run stops.
+Either way :func:`stopped_error` turns what happened into the one line the
+command line prints, and the run's MLflow status and tags record it.
 """
 
 from __future__ import annotations
@@ -60,6 +66,9 @@ class StopGuard(L.Callback):
         self.nonfinite: NonFinite | None = None
         self.skipped = 0
         self._previous: dict[int, Any] = {}
+        self._first: torch.Tensor | None = None  # on the device: [index into _since, value], index -1 if none
+        self._since: list[tuple[int, int, int]] = []  # (step, epoch, batch) of each loss since the last check
+        checkpoint.check = self.verify
 
     # --------------------------------------------------------------- signals
     def _receive(self, signum: int, frame: Any) -> None:
@@ -95,7 +104,16 @@ class StopGuard(L.Callback):
 
     # ------------------------------------------------------ non-finite loss
     def check_loss(self, trainer: L.Trainer, loss: torch.Tensor, batch_idx: int) -> bool:
-        """Whether ``loss`` may be trained on; a non-finite one is skipped or stops the run."""
+        """Whether ``loss`` may be trained on.
+
+        Without skips, the loss is recorded on the device and the host reads
+        the record only at the logging steps (:meth:`verify`); with skips, a
+        non-finite loss is skipped or stops the run at once.
+        """
+        where = (trainer.global_step, trainer.current_epoch, batch_idx)
+        if self.nonfinite_skips == 0:
+            self._record(loss.detach(), where)
+            return (trainer.global_step + 1) % trainer.log_every_n_steps != 0 or self.verify(trainer)
         bad = not bool(torch.isfinite(loss.detach()).all())
         if trainer.world_size > 1:  # all ranks skip or stop together
             bad = trainer.strategy.reduce_boolean_decision(bad, all=False)
@@ -104,10 +122,46 @@ class StopGuard(L.Callback):
         if self.skipped < self.nonfinite_skips:
             self.skipped += 1
             return False
-        self.nonfinite = NonFinite(trainer.global_step, trainer.current_epoch, batch_idx, float(loss.detach()))
+        self._stop(trainer, NonFinite(*where, float(loss.detach())))
+        return False
+
+    def _record(self, loss: torch.Tensor, where: tuple[int, int, int]) -> None:
+        """Keep the first non-finite loss since the last check on the device: no wait for it."""
+        if self._first is None or self._first.device != loss.device:
+            self._first = torch.tensor([-1.0, 0.0], device=loss.device, dtype=torch.float64)
+        new = torch.stack([torch.full_like(loss, len(self._since), dtype=torch.float64), loss.double()])
+        self._first = torch.where((self._first[0] < 0) & ~torch.isfinite(loss), new, self._first)
+        self._since.append(where)
+
+    def verify(self, trainer: L.Trainer) -> bool:
+        """Read the device's record on the host: whether every loss since the last check was finite.
+
+        If not, the run stops and no other checkpoint is written. Called at
+        the logging steps, before each checkpoint is written and when
+        training ends; on every rank at the same steps.
+        """
+        if self.nonfinite is not None:
+            return False
+        index, value = (-1.0, 0.0) if self._first is None else self._first.tolist()
+        bad = index >= 0
+        if trainer.world_size > 1:  # all ranks stop together
+            bad = trainer.strategy.reduce_boolean_decision(bad, all=False)
+        if bad:  # a rank told of another rank's loss names the latest step
+            latest = self._since[-1] if self._since else (trainer.global_step, trainer.current_epoch, -1)
+            self._stop(trainer, NonFinite(*self._since[int(index)], value) if index >= 0 else
+                       NonFinite(*latest, float("nan")))
+        elif self._first is not None:
+            self._first.fill_(-1.0)
+        self._since.clear()
+        return not bad
+
+    def _stop(self, trainer: L.Trainer, bad: NonFinite) -> None:
+        self.nonfinite = bad
         self.checkpoint.hold = True  # the last good checkpoint stays
         trainer.should_stop = True
-        return False
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.verify(trainer)
 
 
 def stopped_error(guard: StopGuard, checkpoint: str) -> RunStopped | None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.strategies import DDPStrategy, SingleDeviceStrategy
 
 from ..data.datamodule import batch_size_of
 from ..domain.registry import load_domain
@@ -77,12 +78,28 @@ class JEPAModule(L.LightningModule):
         self._val_batches = 0
 
     def configure_model(self) -> None:
-        """Under the ``fsdp2`` strategy, shard the encoder, predictor and teacher per transformer block."""
+        """Under the ``fsdp2`` strategy, shard the encoder, predictor and teacher per transformer block;
+        then compile their transformer stacks as ``trainer.compile`` says."""
         if self.device_mesh is not None:
             from .distributed import shard_jepa
 
             encoders = [self.encoder] if self.teacher is None else [self.encoder, self.teacher]
             shard_jepa(encoders, self.predictor, self.device_mesh["data_parallel"])
+        device = self.trainer.strategy.root_device
+        if self.recipe.trainer.compile is True or (self.recipe.trainer.compile == "auto" and device.type == "cuda"):
+            self.compile_stacks(self.recipe.trainer.compile_mode if device.type == "cuda" else "default")
+
+    def compile_stacks(self, mode: str = "default") -> None:
+        """``torch.compile`` the encoder's, predictor's and teacher's transformer stacks in place.
+
+        In place, so state-dict keys stay as they are (no ``_orig_mod.``) and
+        the EMA update and FSDP see the same parameters. Inputs whose length
+        the masks set are marked dynamic where they are made, so a new mask
+        size reuses the compiled graph instead of compiling another.
+        """
+        for network in (self.encoder, self.predictor, self.teacher):
+            if network is not None and not network.stack.compiled:
+                network.stack.compile(mode=mode)
 
     # ----------------------------------------------------------------- masks
     def prepare_batch(self, batch: Any, seed: int) -> tuple[Any, torch.Tensor | None, Masks]:
@@ -233,6 +250,18 @@ class JEPAModule(L.LightningModule):
         self.update_teacher()
 
     # ------------------------------------------------------------ optimizer
+    def configure_gradient_clipping(
+        self, optimizer: torch.optim.Optimizer, gradient_clip_val: float | None = None,
+        gradient_clip_algorithm: str | None = None,
+    ) -> None:
+        """Norm clipping in a few multi-tensor operators on one device or under DDP; Lightning's elsewhere."""
+        if gradient_clip_val is None or gradient_clip_algorithm not in (None, "norm") or not isinstance(
+            self.trainer.strategy, (SingleDeviceStrategy, DDPStrategy)
+        ):
+            return super().configure_gradient_clipping(optimizer, gradient_clip_val, gradient_clip_algorithm)
+        grads = [param.grad for group in optimizer.param_groups for param in group["params"] if param.grad is not None]
+        clip_grad_norm(grads, gradient_clip_val)
+
     def configure_optimizers(self) -> dict[str, Any]:
         opt = self.recipe.optim
         decay, no_decay = [], []
@@ -257,6 +286,15 @@ class JEPAModule(L.LightningModule):
     def flops_per_sample(self) -> float:
         """Model FLOPs of one training step per sample, at the mask sizes of one seeded draw."""
         return step_flops(self.recipe, self.encoder.grid, self.masking)
+
+
+@torch.no_grad()
+def clip_grad_norm(grads: list[torch.Tensor], max_norm: float) -> None:
+    """Scale ``grads`` (on one device) in place to a total 2-norm of at most ``max_norm``, as
+    ``torch.nn.utils.clip_grad_norm_`` does, without its one device copy per gradient."""
+    if grads:
+        total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+        torch._foreach_mul_(grads, (max_norm / (total + 1e-6)).clamp(max=1.0))
 
 
 def step_flops(recipe: Recipe, grid: TokenGrid, masking: MaskStrategy) -> float:
