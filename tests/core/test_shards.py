@@ -251,6 +251,19 @@ def test_training_batches_from_shards_match_the_raw_ones(ecg):
         assert (raw[key].shape, raw[key].dtype) == (sharded[key].shape, sharded[key].dtype), key
 
 
+def test_auto_workers_come_from_the_cores_and_are_logged(ecg, monkeypatch, caplog):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    data = ecg["recipe"].data.model_copy(update={"path": str(ecg["out"])})
+    module = JEPADataModule(load_domain("ecg"), data, batch_size=2, num_workers=None, seed=0, cache_dir=cache())
+    module.setup("fit")
+    with caplog.at_level("INFO"):
+        loader = module.train_dataloader()
+    assert loader.num_workers == 2 and module.val_dataloader().num_workers == 2  # 3 cores, 1 process: 2 workers
+    assert "ecg data: trainer.num_workers auto: 2 loader workers per process (3 CPU cores for 1 training process" \
+        in caplog.text
+    assert caplog.text.count("trainer.num_workers auto") == 1  # said once for both loaders
+
+
 def test_training_must_use_the_prepared_settings(ecg):
     plugin = load_domain("ecg")
     other = ecg["recipe"].data.model_copy(update={"sampling_rate": 500, "patch_ms": 50.0})

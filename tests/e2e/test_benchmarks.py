@@ -47,6 +47,10 @@ def check_data(out: str, tmp_path: Path) -> None:
     assert "| reading | samples/s | ratio |" in out
     assert numbers(r"\| prepared shards: `ShardedDataset`, 1 process \| [\d,]+ \| ([\d,]+)x raw", out)[0] > 0
     assert numbers(r"\| training DataLoader on shards: batch 4, 2 workers \| [\d,]+ \| ([\d,]+)x the step", out)[0] > 0
+    assert numbers(r"\| each worker process \(reading, filling shared-memory batches\) \| ([\d,]+) \|", out)[0] > 0
+    projected = re.findall(r"^\| (?:former fixed `num_workers: 4`|`num_workers: auto`) \| \d+ \| ([\d,]+) \|", out, re.M)
+    former, auto = (float(value.replace(",", "")) for value in projected)
+    assert 0 < former <= auto  # more workers never load less
     read_once = dict(re.findall(r"^\| ([^|]+) \| ([\d,]+) \| [\d,]+ MiB \|", out, re.MULTILINE))  # samples read once
     assert read_once == {"prepared shards": "8", "prepared shards, 10x": "80", "raw path (windows in memory)": "8"}
 
@@ -189,9 +193,26 @@ SMOKES = [
 @pytest.mark.slow
 @pytest.mark.parametrize("smoke", SMOKES, ids=[smoke.script for smoke in SMOKES])
 def test_benchmark_runs_at_a_tiny_size(smoke: Smoke, tmp_path: Path) -> None:
+    smoke.check(run_benchmark(smoke, tmp_path), tmp_path)
+
+
+@pytest.mark.slow
+def test_gpu_benchmark_finds_the_largest_batch_of_a_preset_with_checkpointing(tmp_path: Path) -> None:
+    out = run_benchmark(Smoke("gpu_pretrain.py", lambda tmp, env: [
+        "--device", "cpu", "--steps", "1", "--warmup", "0", "--preset", "vit_tiny", "--activation-checkpointing",
+        "--find-batch", "--batch-size", "1", "--max-batch", "3", "--depth", "1", "--predictor-depth", "1",
+    ], check_gpu_pretrain), tmp_path)
+    assert "activation checkpointing: on" in out
+    assert "largest batch that fits: 2 (a multiple of the start, at most 3)" in out  # no OOM: 4 passes the cap
+    assert "model: vit_tiny, depth 1, predictor depth 1, objective ema, 200 tokens" in out and "; batch 2;" in out
+    assert numbers(r"samples/s: ([\d.]+)", out)[0] > 0
+
+
+def run_benchmark(smoke: Smoke, tmp_path: Path) -> str:
+    """The standard output of ``smoke``'s script run at its tiny size; fails when the script fails."""
     env = cli_env()
     env.update(JEPA_PLATFORM_CACHE=str(tmp_path / "cache"), TMPDIR=str(tmp_path), OMP_NUM_THREADS="1")
     command = [sys.executable, str(ROOT / "benchmarks" / smoke.script), *smoke.args(tmp_path, env)]
     done = subprocess.run(command, check=False, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
     assert done.returncode == 0, f"{' '.join(command)} failed:\n{done.stderr[-3000:]}"
-    smoke.check(done.stdout, tmp_path)
+    return done.stdout
