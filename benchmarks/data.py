@@ -16,7 +16,9 @@ the PTB-XL layout) with the ECG domain's default (non-demo) settings:
    aside). From those, the samples/s a host of ``--host-cores`` cores would
    load with the recipe's former fixed 4 workers and with ``num_workers: auto``
    (``cores - 1`` for one training process): each worker's rate times the
-   workers, capped by the training process's rate and the copy's;
+   workers, capped by the pinning thread's rate (receiving and copying); all
+   measured twice, with workers that free each batch once handed on (before)
+   and that keep it until they have filled the next (now);
 4. peak memory (RSS) of reading every sample of the shards once, and of a
    set 10x larger (the shards copied ten times), each in a fresh process, and
    of the raw path, which holds its windows in memory.
@@ -34,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -82,15 +85,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def loader_costs(recipe: Recipe, batch_size: int, workers: int, seconds: float) -> dict[str, float]:
+def loader_costs(recipe: Recipe, batch_size: int, workers: int, seconds: float, keep: bool) -> dict[str, float]:
     """The training DataLoader's samples/s, and its samples per CPU-second: in its workers, in this process
     receiving the batches, and copying each received batch into one reused batch (what the pinning thread
-    does on a GPU host; one thread, timed apart).
+    does on a GPU host; one thread, timed apart). ``keep``: the workers keep each batch until the next is
+    filled (``ShardedDataset.keep_previous``).
 
     CPU time rather than wall time: on a shared machine it counts the work, not the wait for a core.
     """
     datamodule = JEPADataModule(load_domain("ecg"), recipe.data, batch_size, workers, recipe.seed, Path("."))
     datamodule.setup("fit")
+    datamodule.splits = replace(datamodule.splits, train=datamodule.splits.train.configured(keep_previous=keep))
     loader = datamodule.train_dataloader()
     iterator = iter(loader)
     targets = {name: tensor.numpy().copy() for name, tensor in next(iterator).items()}  # also starts the workers
@@ -110,9 +115,10 @@ def loader_costs(recipe: Recipe, batch_size: int, workers: int, seconds: float) 
 
 
 def projected(costs: dict[str, float], workers: int) -> float:
-    """Samples/s ``workers`` loader workers would deliver, each on its own core, capped by the training
-    process's receiving and (on another core) the pinning thread's copy."""
-    return min(workers * costs["worker"], costs["main"], costs["copy"])
+    """Samples/s of ``workers`` loader workers, each on its own core, capped by the thread that takes their
+    batches in: with pinned memory, DataLoader's pinning thread receives each batch, copies it into pinned
+    memory and frees it, so its receiving and copying costs add up."""
+    return min(workers * costs["worker"], 1 / (1 / costs["main"] + 1 / costs["copy"]))
 
 
 def step_rate(recipe: Recipe, location: Path, batch_size: int, steps: int) -> tuple[float, float]:
@@ -222,7 +228,11 @@ def main() -> None:
 
         decode = raw_rate(recipe)
         read = shard_rate(shards, args.batch_size, args.seconds)
-        costs = loader_costs(on_large, args.batch_size, args.workers, args.seconds)  # epochs of more than a few batches
+        # On the shards copied ten times: epochs of more than a few batches. Workers that free each batch at
+        # once (before), then that keep it until the next is filled (now), one after the other.
+        before, costs = (
+            loader_costs(on_large, args.batch_size, args.workers, args.seconds, keep) for keep in (False, True)
+        )
         loader = costs["wall"]
         step, params = step_rate(on_shards, shards, args.step_batch_size, args.steps)
         rows = [("prepared shards", "shards", shards), ("prepared shards, 10x", "shards", large),
@@ -243,18 +253,22 @@ def main() -> None:
           f"{loader / step:,.0f}x the step (goal >= {GOALS['loader']:.0f}x) |")
     print(f"| ECG ViT-S JEPA training step ({params / 1e6:.1f}M-parameter encoder), batch {args.step_batch_size} "
           f"| {step:,.1f} | 1x |")
-    print(f"\n| DataLoader cost, batch {args.batch_size}, {args.workers} workers | samples per CPU-second |")
-    print("|---|---:|")
-    print(f"| each worker process (reading, filling shared-memory batches) | {costs['worker']:,.0f} |")
-    print(f"| training process (receiving the batches) | {costs['main']:,.0f} |")
-    print(f"| copying each received batch into a reused one (pinning's copy), 1 thread | {costs['copy']:,.0f} |")
+    print(f"\n| DataLoader cost, batch {args.batch_size}, {args.workers} workers: samples per CPU-second | "
+          "workers free each batch at once | workers keep it until the next |")
+    print("|---|---:|---:|")
+    for key, label in (("worker", "each worker process (reading, filling shared-memory batches)"),
+                       ("main", "training process: receiving the batches (the pinning thread on a GPU)"),
+                       ("copy", "copying each received batch into a reused one (pinning's copy), 1 thread")):
+        print(f"| {label} | {before[key]:,.0f} | {costs[key]:,.0f} |")
     auto = args.host_cores - 1
     print(f"\n| projected for {args.host_cores} cores, 1 training process | workers | samples/s | "
           f"against the GPU step ({args.gpu_rate:,.0f} samples/s) |")
     print("|---|---:|---:|---:|")
-    for label, workers in ((f"former fixed `num_workers: {FORMER_WORKERS}`", FORMER_WORKERS),
-                           ("`num_workers: auto`", auto)):
-        load_rate = projected(costs, workers)
+    for label, workers, measured in ((f"before: `num_workers: {FORMER_WORKERS}`, batches freed at once",
+                                      FORMER_WORKERS, before),
+                                     ("`num_workers: auto`, batches freed at once", auto, before),
+                                     ("now: `num_workers: auto`, batches kept until the next", auto, costs)):
+        load_rate = projected(measured, workers)
         print(f"| {label} | {workers} | {load_rate:,.0f} | {load_rate / args.gpu_rate:.1f}x "
               f"(goal >= {GOALS['host']:.0f}x) |")
     print("\n| data read once | samples | on disk | RSS before reading | peak RSS |")

@@ -23,6 +23,7 @@ from jepa_platform.errors import JepaError
 from jepa_platform.pretrain.config import resolve_recipe
 from jepa_platform.pretrain.speed import slow_step_line
 from torch.utils.data import DataLoader
+from torchdata.stateful_dataloader import StatefulDataLoader
 
 from tests.helpers import TINY_ECG, run_cli
 
@@ -160,6 +161,23 @@ def test_epochs_reshuffle_and_batches_keep_their_types(toy_shards):
     assert set(batch) == {"id", "x", "flag"}  # metadata and split stay in the shards
     in_order = ShardedDataset(shards, ("train",), 5, shuffle=False, drop_last=False)
     assert read_ids(in_order, 0) == toy_ids(toy_shards, "train")
+
+
+def test_workers_that_keep_their_last_batch_resume_exactly_and_hand_on_the_same_batches(toy_shards):
+    shards = ShardSet.find(toy_shards)
+    dataset = ShardedDataset(shards, ("train",), 2, shuffle=True, seed=3, rank=0, world_size=1)
+
+    def loader(data: ShardedDataset) -> StatefulDataLoader:
+        return StatefulDataLoader(data, batch_size=None, num_workers=2, persistent_workers=True)
+
+    whole = [batch["id"].tolist() for batch in loader(dataset.configured())]
+    assert whole == [batch["id"].tolist() for batch in loader(dataset.configured(keep_previous=False))]
+    first = loader(dataset.configured())
+    iterator = iter(first)
+    head = [next(iterator)["id"].tolist() for _ in range(3)]
+    resumed = loader(dataset.configured())
+    resumed.load_state_dict(first.state_dict())
+    assert head + [batch["id"].tolist() for batch in resumed] == whole
 
 
 @pytest.mark.parametrize(

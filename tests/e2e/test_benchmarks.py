@@ -47,12 +47,23 @@ def check_data(out: str, tmp_path: Path) -> None:
     assert "| reading | samples/s | ratio |" in out
     assert numbers(r"\| prepared shards: `ShardedDataset`, 1 process \| [\d,]+ \| ([\d,]+)x raw", out)[0] > 0
     assert numbers(r"\| training DataLoader on shards: batch 4, 2 workers \| [\d,]+ \| ([\d,]+)x the step", out)[0] > 0
-    assert numbers(r"\| each worker process \(reading, filling shared-memory batches\) \| ([\d,]+) \|", out)[0] > 0
-    projected = re.findall(r"^\| (?:former fixed `num_workers: 4`|`num_workers: auto`) \| \d+ \| ([\d,]+) \|", out, re.M)
-    former, auto = (float(value.replace(",", "")) for value in projected)
-    assert 0 < former <= auto  # more workers never load less
+    worker = r"\| each worker process \(reading, filling shared-memory batches\) \| ([\d,]+) \| ([\d,]+) \|"
+    assert min(numbers(worker, out)) > 0  # workers that free each batch at once, and that keep it
+    row = r"^\| (?:before: |now: )?`num_workers: (?:4|auto)`, batches [a-z ]+ \| (\d+) \| ([\d,]+) \|"
+    (former_workers, former), (auto_workers, auto), (_, now) = (
+        (int(workers), float(rate.replace(",", ""))) for workers, rate in re.findall(row, out, re.MULTILINE)
+    )
+    assert (former_workers, auto_workers) == (4, 15) and 0 < former <= auto and now > 0  # more workers never load less
     read_once = dict(re.findall(r"^\| ([^|]+) \| ([\d,]+) \| [\d,]+ MiB \|", out, re.MULTILINE))  # samples read once
     assert read_once == {"prepared shards": "8", "prepared shards, 10x": "80", "raw path (windows in memory)": "8"}
+
+
+def check_memory(out: str, tmp_path: Path) -> None:
+    assert "| model | checkpointing | peak at 1 / 2 | per sample | fixed on a GPU | largest batch in 80 GiB" in out
+    for checkpointing in ("off", "on"):
+        model = r"\| vit_tiny: width 192, depth 12, predictor depth 6 \([\d.]+M trained parameters\)"
+        row = rf"{model} \| {checkpointing} \| ([\d,]+) / ([\d,]+) MiB \| ([\d.]+) MiB \|"
+        assert min(numbers(row, out)) > 0  # both peaks and the memory per sample
 
 
 def check_objectives(out: str, tmp_path: Path) -> None:
@@ -161,6 +172,9 @@ SMOKES = [
         "--records", "8", "--shard-size", "4", "--batch-size", "4", "--step-batch-size", "1", "--steps", "1",
         "--seconds", "0.1", "--threads", "1",
     ], check_data),
+    Smoke("memory.py", lambda tmp, env: [
+        "--presets", "vit_tiny", "--batches", "1", "2", "--threads", "1",
+    ], check_memory),
     Smoke("objectives.py", lambda tmp, env: [
         "--out", str(tmp / "objectives"), "--steps", "2", "--demo-records", "60", "--threads", "1",
         "--runs", *OBJECTIVE_RUNS,
