@@ -197,9 +197,14 @@ def largest_batch(module: JEPAModule, recipe: Recipe, device: torch.device, star
     if not fits(module, recipe, start, device):
         raise SystemExit(f"batch {start} does not fit: start from a smaller --batch-size")
     low, high = start, None
-    while high is None and 2 * low <= limit:
-        low, high = (2 * low, None) if fits(module, recipe, 2 * low, device) else (low, 2 * low)
-    while high is not None and high - low > start:
+    while high is None:
+        if 2 * low > limit:
+            high = limit // start * start + start  # past the limit counts as not fitting
+        elif fits(module, recipe, 2 * low, device):
+            low *= 2
+        else:
+            high = 2 * low
+    while high - low > start:
         middle = (low + high) // 2 // start * start
         low, high = (middle, high) if fits(module, recipe, middle, device) else (low, middle)
     return low

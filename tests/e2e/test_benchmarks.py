@@ -217,8 +217,8 @@ def test_gpu_benchmark_finds_the_largest_batch_of_a_preset_with_checkpointing(tm
         "--find-batch", "--batch-size", "1", "--max-batch", "3", "--depth", "1", "--predictor-depth", "1",
     ], check_gpu_pretrain), tmp_path)
     assert "activation checkpointing: on" in out
-    assert "largest batch that fits: 2 (a multiple of the start, at most 3)" in out  # no OOM: 4 passes the cap
-    assert "model: vit_tiny, depth 1, predictor depth 1, objective ema, 200 tokens" in out and "; batch 2;" in out
+    assert "largest batch that fits: 3 (a multiple of the start, at most 3)" in out  # 1, 2, then 3 below the cap
+    assert "model: vit_tiny, depth 1, predictor depth 1, objective ema, 200 tokens" in out and "; batch 3;" in out
     assert numbers(r"samples/s: ([\d.]+)", out)[0] > 0
 
 
