@@ -9,6 +9,16 @@ the PTB-XL layout) with the ECG domain's default (non-demo) settings:
 3. samples/s of the training DataLoader (``JEPADataModule``) on the shards
    copied ten times (so that an epoch is more than a few batches), against the
    samples/s one ECG ViT-S JEPA training step consumes;
+3b. what that DataLoader costs per sample in CPU time: in each worker process
+   (its samples per CPU-second, from ``/proc/PID/stat``), in the training
+   process receiving the batches, and copying each received batch into a
+   reused one (what the pinning thread does on a GPU host, page-locking
+   aside). From those, the samples/s a host of ``--host-cores`` cores would
+   load with the recipe's former fixed 4 workers and with ``num_workers: auto``
+   (``cores - 1`` for one training process): each worker's rate times the
+   workers, capped by the pinning thread's rate (receiving and copying); all
+   measured twice, with workers that free each batch once handed on (before)
+   and that keep it until they have filled the next (now);
 4. peak memory (RSS) of reading every sample of the shards once, and of a
    set 10x larger (the shards copied ten times), each in a fresh process, and
    of the raw path, which holds its windows in memory.
@@ -26,9 +36,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterable
 
+import numpy as np
 import torch
 from jepa_domains.ecg.dataset import record_windows, window_settings
 from jepa_domains.ecg.demo import write_demo
@@ -41,7 +53,8 @@ from jepa_platform.pretrain.config import Recipe, resolve_recipe
 from jepa_platform.pretrain.module import JEPAModule
 
 ALL = ("train", "val", "test")
-GOALS = {"shards": 20.0, "loader": 5.0}  # shards / raw decoding, DataLoader / ViT-S step
+GOALS = {"shards": 20.0, "loader": 5.0, "host": 2.0}  # shards / raw, DataLoader / ViT-S step, host / GPU step
+FORMER_WORKERS = 4  # trainer.num_workers the ECG pretraining recipe fixed before it became auto
 
 
 def rate(samples: Callable[[], Iterable[int]], seconds: float) -> float:
@@ -66,12 +79,46 @@ def shard_rate(location: Path, batch_size: int, seconds: float) -> float:
     return rate(lambda: (len(batch["length"]) for batch in dataset), seconds)
 
 
-def loader_rate(recipe: Recipe, batch_size: int, workers: int, seconds: float) -> float:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def loader_costs(recipe: Recipe, batch_size: int, workers: int, seconds: float, keep: bool) -> dict[str, float]:
+    """The training DataLoader's samples/s, and its samples per CPU-second: in its workers, in this process
+    receiving the batches, and copying each received batch into one reused batch (what the pinning thread
+    does on a GPU host; one thread, timed apart). ``keep``: the workers keep each batch until the next is
+    filled (``ShardedDataset.keep_previous``).
+
+    CPU time rather than wall time: on a shared machine it counts the work, not the wait for a core.
+    """
     datamodule = JEPADataModule(load_domain("ecg"), recipe.data, batch_size, workers, recipe.seed, Path("."))
     datamodule.setup("fit")
+    datamodule.splits = replace(datamodule.splits, train=datamodule.splits.train.configured(keep_previous=keep))
     loader = datamodule.train_dataloader()
-    next(iter(loader))  # start the workers
-    return rate(lambda: (len(batch["length"]) for batch in loader), seconds)
+    iterator = iter(loader)
+    targets = {name: tensor.numpy().copy() for name, tensor in next(iterator).items()}  # also starts the workers
+    pids = [worker.pid for worker in iterator._workers]
+    before, main, start = sum(map(cpu_seconds, pids)), time.process_time(), time.perf_counter()
+    count, copying = 0, 0.0
+    while time.perf_counter() - start < seconds:
+        for batch in loader:
+            began = time.thread_time()
+            for name, tensor in batch.items():
+                np.copyto(targets[name][: len(tensor)], tensor.numpy())
+            copying += time.thread_time() - began
+            count += len(batch["length"])
+    wall, main = time.perf_counter() - start, time.process_time() - main - copying
+    worker = sum(map(cpu_seconds, pids)) - before
+    return {"wall": count / wall, "worker": count / worker, "main": count / main, "copy": count / copying}
+
+
+def projected(costs: dict[str, float], workers: int) -> float:
+    """Samples/s of ``workers`` loader workers, each on its own core, capped by the thread that takes their
+    batches in: with pinned memory, DataLoader's pinning thread receives each batch, copies it into pinned
+    memory and frees it, so its receiving and copying costs add up."""
+    return min(workers * costs["worker"], 1 / (1 / costs["main"] + 1 / costs["copy"]))
 
 
 def step_rate(recipe: Recipe, location: Path, batch_size: int, steps: int) -> tuple[float, float]:
@@ -153,6 +200,10 @@ def main() -> None:
     parser.add_argument("--shard-size", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=64, help="DataLoader batch")
     parser.add_argument("--workers", type=int, default=2, help="DataLoader and prepare workers")
+    parser.add_argument("--host-cores", type=int, default=16, help="CPU cores of the GPU host to project to")
+    parser.add_argument("--gpu-rate", type=float, default=9789.0,
+                        help="samples/s of the GPU step to compare with (default: the compiled ECG ViT-S step at "
+                             "batch 1024 on an H200, gpu_pretrain.py in benchmarks/README.md)")
     parser.add_argument("--step-batch-size", type=int, default=8, help="ViT-S training step batch")
     parser.add_argument("--steps", type=int, default=2, help="timed ViT-S steps (after one warm-up)")
     parser.add_argument("--seconds", type=float, default=3.0, help="minimum time of each reading measurement")
@@ -177,7 +228,12 @@ def main() -> None:
 
         decode = raw_rate(recipe)
         read = shard_rate(shards, args.batch_size, args.seconds)
-        loader = loader_rate(on_large, args.batch_size, args.workers, args.seconds)  # epochs of more than a few batches
+        # On the shards copied ten times: epochs of more than a few batches. Workers that free each batch at
+        # once (before), then that keep it until the next is filled (now), one after the other.
+        before, costs = (
+            loader_costs(on_large, args.batch_size, args.workers, args.seconds, keep) for keep in (False, True)
+        )
+        loader = costs["wall"]
         step, params = step_rate(on_shards, shards, args.step_batch_size, args.steps)
         rows = [("prepared shards", "shards", shards), ("prepared shards, 10x", "shards", large),
                 ("raw path (windows in memory)", "raw", raw)]
@@ -197,6 +253,24 @@ def main() -> None:
           f"{loader / step:,.0f}x the step (goal >= {GOALS['loader']:.0f}x) |")
     print(f"| ECG ViT-S JEPA training step ({params / 1e6:.1f}M-parameter encoder), batch {args.step_batch_size} "
           f"| {step:,.1f} | 1x |")
+    print(f"\n| DataLoader cost, batch {args.batch_size}, {args.workers} workers: samples per CPU-second | "
+          "workers free each batch at once | workers keep it until the next |")
+    print("|---|---:|---:|")
+    for key, label in (("worker", "each worker process (reading, filling shared-memory batches)"),
+                       ("main", "training process: receiving the batches (the pinning thread on a GPU)"),
+                       ("copy", "copying each received batch into a reused one (pinning's copy), 1 thread")):
+        print(f"| {label} | {before[key]:,.0f} | {costs[key]:,.0f} |")
+    auto = args.host_cores - 1
+    print(f"\n| projected for {args.host_cores} cores, 1 training process | workers | samples/s | "
+          f"against the GPU step ({args.gpu_rate:,.0f} samples/s) |")
+    print("|---|---:|---:|---:|")
+    for label, workers, measured in ((f"before: `num_workers: {FORMER_WORKERS}`, batches freed at once",
+                                      FORMER_WORKERS, before),
+                                     ("`num_workers: auto`, batches freed at once", auto, before),
+                                     ("now: `num_workers: auto`, batches kept until the next", auto, costs)):
+        load_rate = projected(measured, workers)
+        print(f"| {label} | {workers} | {load_rate:,.0f} | {load_rate / args.gpu_rate:.1f}x "
+              f"(goal >= {GOALS['host']:.0f}x) |")
     print("\n| data read once | samples | on disk | RSS before reading | peak RSS |")
     print("|---|---:|---:|---:|---:|")
     for label, size, m in memory:

@@ -14,12 +14,19 @@ On the CPU (a smoke test, and the operator count) the step keeps the GPU's
 structure: bf16 autocast, fused AdamW and multi-tensor gradient clipping, as
 ``Trainer.fit`` runs them on CUDA; ``--depth`` and
 ``--predictor-depth`` shrink the model for it. ``--demo`` builds the ECG demo
-model (the recipe without a data path) instead.
+model (the recipe without a data path) instead; ``--preset vit_base`` (or
+another preset) the ECG model at that preset's sizes and depths, and
+``--activation-checkpointing`` recomputes its blocks in the backward pass.
+``--find-batch`` first looks for the largest batch whose step fits in the
+device's memory (``--memory-gib`` caps it, e.g. at 80 on a larger GPU), then
+times that batch.
 
     .venv/bin/python benchmarks/gpu_pretrain.py [--batch-size 256 --steps 50 --modes eager,compiled,cudagraphs]
     .venv/bin/python benchmarks/gpu_pretrain.py --device cpu --steps 1 --warmup 0 --batch-size 2 --depth 1 \\
         --predictor-depth 1 --modes eager   # smoke test
     .venv/bin/python benchmarks/gpu_pretrain.py --device cpu --demo --batch-size 32 --steps 3 --warmup 1
+    .venv/bin/python benchmarks/gpu_pretrain.py --preset vit_base --find-batch --batch-size 64 --memory-gib 80 \
+        [--activation-checkpointing]
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from typing import ContextManager
 
 import torch
 from jepa_platform.masking import Masks
+from jepa_platform.model import PRESETS
 from jepa_platform.pretrain.config import Recipe, resolve_recipe
 from jepa_platform.pretrain.module import JEPAModule, clip_grad_norm
 
@@ -53,14 +61,23 @@ def peak_tflops(device: torch.device, override: float | None) -> float | None:
     return next((peak for key, peak in PEAK_BF16_TFLOPS.items() if key in name), None)
 
 
-def ecg_recipe(depth: int | None, predictor_depth: int | None, demo: bool, size_buckets: int | None = None) -> Recipe:
-    """The ECG defaults (ViT-S) or, with ``demo``, the demo settings; depths and ``masking.size_buckets``
-    overridden when given.
+def ecg_recipe(
+    depth: int | None,
+    predictor_depth: int | None,
+    demo: bool,
+    size_buckets: int | None = None,
+    preset: str | None = None,
+    checkpointing: bool = False,
+) -> Recipe:
+    """The ECG defaults (ViT-S) or, with ``demo``, the demo settings; ``preset`` at its own sizes and depths;
+    depths and ``masking.size_buckets`` overridden when given.
 
     For the defaults a (never read) data path keeps the demo settings out.
     """
+    sizes = {} if preset is None else {"preset": preset, **PRESETS[preset]}
     depths = {"depth": depth, "predictor_depth": predictor_depth}
-    overrides: dict = {"model": {key: value for key, value in depths.items() if value is not None}}
+    model = {**sizes, **{key: value for key, value in depths.items() if value is not None}}
+    overrides: dict = {"model": {**model, "activation_checkpointing": checkpointing}}
     if size_buckets is not None:
         overrides["masking"] = {"size_buckets": size_buckets}
     if not demo:
@@ -192,6 +209,38 @@ MODES = ("eager", "compiled", "cudagraphs")
 inductor's default on the CPU); compiled with CUDA graphs (``reduce-overhead``, CUDA only)."""
 
 
+def fits(module: JEPAModule, recipe: Recipe, batch_size: int, device: torch.device) -> bool:
+    """Whether one training step at ``batch_size`` runs without running out of device memory."""
+    try:
+        training_step(module, synthetic_batch(recipe, batch_size, device))(0, contextlib.nullcontext)
+        synchronize(device)
+        return True
+    except torch.OutOfMemoryError:
+        return False
+    finally:
+        module.zero_grad(set_to_none=True)
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+
+
+def largest_batch(module: JEPAModule, recipe: Recipe, device: torch.device, start: int, limit: int) -> int:
+    """The largest multiple of ``start`` up to ``limit`` whose step fits: doubling, then bisecting."""
+    if not fits(module, recipe, start, device):
+        raise SystemExit(f"batch {start} does not fit: start from a smaller --batch-size")
+    low, high = start, None
+    while high is None:
+        if 2 * low > limit:
+            high = limit // start * start + start  # past the limit counts as not fitting
+        elif fits(module, recipe, 2 * low, device):
+            low *= 2
+        else:
+            high = 2 * low
+    while high - low > start:
+        middle = (low + high) // 2 // start * start
+        low, high = (middle, high) if fits(module, recipe, middle, device) else (low, middle)
+    return low
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cuda", help="cuda, cuda:N or cpu")
@@ -203,6 +252,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--depth", type=int, help="encoder depth (default: the ECG default, 8)")
     parser.add_argument("--predictor-depth", type=int, help="predictor depth (default: the ECG default, 8)")
     parser.add_argument("--demo", action="store_true", help="the ECG demo model instead of ViT-S")
+    parser.add_argument("--preset", choices=list(PRESETS), help="this preset at its own depths instead of ViT-S")
+    parser.add_argument("--activation-checkpointing", action="store_true", help="recompute blocks in the backward")
+    parser.add_argument("--find-batch", action="store_true",
+                        help="time the largest multiple of --batch-size (up to --max-batch) whose step fits")
+    parser.add_argument("--max-batch", type=int, default=1 << 16, help="largest batch --find-batch tries")
+    parser.add_argument("--memory-gib", type=float, help="cap the CUDA memory this process may use (GiB)")
     parser.add_argument("--peak-tflops", type=float, help="dense bf16 peak of the device in TFLOP/s (default: table)")
     args = parser.parse_args()
     args.modes = args.modes.split(",")
@@ -241,11 +296,25 @@ def run_mode(mode: str, recipe: Recipe, args: argparse.Namespace, device: torch.
 def main() -> None:
     args = parse_args()
     device = torch.device(args.device)
-    recipe = ecg_recipe(args.depth, args.predictor_depth, args.demo, args.size_buckets)
+    recipe = ecg_recipe(args.depth, args.predictor_depth, args.demo, args.size_buckets, args.preset,
+                        args.activation_checkpointing)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     model, data = recipe.model, recipe.data
     peak = peak_tflops(device, args.peak_tflops)
-    print(f"device: {name}; torch {torch.__version__}")
+    if args.memory_gib is not None and device.type == "cuda":
+        total = torch.cuda.get_device_properties(device).total_memory
+        torch.cuda.set_per_process_memory_fraction(min(args.memory_gib * 2**30 / total, 1.0), device)
+    if args.find_batch:
+        torch.manual_seed(recipe.seed)
+        module = JEPAModule(recipe.to_dict()).to(device)
+        args.batch_size = largest_batch(module, recipe, device, args.batch_size, args.max_batch)
+        cap = "" if args.memory_gib is None else f" of {args.memory_gib:g} GiB"
+        print(f"largest batch that fits{cap}: {args.batch_size} (a multiple of the start, at most {args.max_batch})")
+        del module
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+    print(f"device: {name}; torch {torch.__version__}; "
+          f"activation checkpointing: {'on' if model.activation_checkpointing else 'off'}")
     print(
         f"model: {model.preset}, depth {model.depth}, predictor depth {model.predictor_depth}, "
         f"objective {recipe.objective.kind}, {data.window_size // data.patch_size} tokens ({data.sampling_rate} Hz, "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import jepa_platform
 import pytest
@@ -73,6 +74,19 @@ def test_a_check_across_the_keys_of_a_section_names_the_offending_key(overrides,
     with pytest.raises(jepa_platform.JepaError) as error:
         jepa_platform.pretrain_recipe("ecg", **overrides)
     assert str(error.value).startswith(line)
+
+
+def test_auto_loader_workers_share_the_cores_among_the_processes_and_keep_one_each(monkeypatch):
+    from jepa_platform.runs.folder import auto_workers
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(16)), raising=False)
+    assert [auto_workers(processes)[0] for processes in (1, 2, 8, 16)] == [15, 7, 1, 0]
+    assert auto_workers(2)[1] == (
+        "trainer.num_workers auto: 7 loader workers per process "
+        "(16 CPU cores for 2 training processes on this node, one core each kept for the process itself)"
+    )
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    assert auto_workers(1)[0] == 0  # one core: the training process loads
 
 
 def test_loader_workers_are_capped_at_the_cpu_cores_with_one_message(caplog):

@@ -99,6 +99,33 @@ def test_teacher_gets_no_gradients_and_follows_the_ema_formula():
         assert torch.allclose(new, momentum * old + (1 - momentum) * s, atol=1e-6)
 
 
+def test_activation_checkpointing_gives_the_same_loss_and_gradients():
+    """Recomputing the blocks in the backward pass (drop path drawn again from the saved RNG state) changes nothing."""
+    batch = ecg_batch(length=600)  # a padded sample: the attention mask is recomputed too
+    results, saved = [], []
+    for checkpointing in (False, True):
+        module = small_module(drop_path=0.2, activation_checkpointing=checkpointing)
+        torch.manual_seed(3)
+        count = [0]  # tensors the forward pass keeps for the backward pass
+
+        def pack(tensor: torch.Tensor) -> torch.Tensor:
+            count[0] += 1
+            return tensor
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+            loss = module.jepa_loss(*module.prepare_batch(batch, seed=0)).loss
+        saved.append(count[0])
+        loss.backward()
+        grads = {name: p.grad for name, p in module.named_parameters() if p.requires_grad}
+        assert all(grad is not None for grad in grads.values())
+        results.append((loss.detach(), grads))
+    (loss, grads), (checkpointed_loss, checkpointed_grads) = results
+    assert saved[1] < saved[0] / 2, f"checkpointing kept {saved[1]} tensors for the backward pass, without {saved[0]}"
+    assert torch.equal(loss, checkpointed_loss)
+    for name, grad in grads.items():
+        assert torch.allclose(grad, checkpointed_grads[name], rtol=1e-5, atol=1e-7), name
+
+
 def test_masks_are_drawn_on_the_cpu_from_the_seed():
     module = small_module()
     batch = ecg_batch()

@@ -10,6 +10,8 @@ from jepa_platform.errors import JepaError
 from jepa_platform.model import PRESETS
 from jepa_platform.pretrain.config import resolve_recipe
 
+from tests.helpers import RECIPES
+
 
 def test_overrides_are_typed_and_nested():
     pairs = split_overrides(["--model.depth", "4", "--optim.lr=5e-4", "--masking.keep_ratio", "[0.2, 0.3]"])
@@ -44,6 +46,21 @@ def test_preset_fills_sizes_and_explicit_keys_win():
     recipe = resolve_recipe("ecg", overrides={"model": {"preset": "vit_base", "predictor_dim": 192}})
     assert recipe.model.embed_dim == 768 and recipe.model.num_heads == 12
     assert recipe.model.predictor_dim == 192
+
+
+@pytest.mark.parametrize("name, preset", [("vit-base", "vit_base"), ("vit-large", "vit_large")])
+def test_ecg_recipes_of_larger_models_take_the_preset_sizes_with_checkpointing(name, preset):
+    recipe = resolve_recipe(None, RECIPES / "ecg" / f"pretrain-ptbxl-{name}.yaml", overrides={"data": {"path": "/d"}})
+    sizes = {key: getattr(recipe.model, key) for key in PRESETS[preset]}
+    assert recipe.model.preset == preset and sizes == PRESETS[preset]  # the ECG default depth 8 does not stay
+    assert recipe.model.activation_checkpointing and recipe.trainer.num_workers == "auto"
+
+
+def test_loader_workers_default_to_auto_and_an_explicit_count_stays():
+    assert resolve_recipe("ecg", overrides={"data": {"path": "/d"}}).trainer.num_workers == "auto"
+    assert resolve_recipe("ecg", overrides={"trainer": {"num_workers": 3}}).trainer.num_workers == 3
+    with pytest.raises(JepaError, match="num_workers"):
+        resolve_recipe("ecg", overrides={"trainer": {"num_workers": "many"}})
 
 
 def test_unknown_key_names_the_key_and_suggests():

@@ -23,6 +23,7 @@ from jepa_platform.errors import JepaError
 from jepa_platform.pretrain.config import resolve_recipe
 from jepa_platform.pretrain.speed import slow_step_line
 from torch.utils.data import DataLoader
+from torchdata.stateful_dataloader import StatefulDataLoader
 
 from tests.helpers import TINY_ECG, run_cli
 
@@ -162,6 +163,23 @@ def test_epochs_reshuffle_and_batches_keep_their_types(toy_shards):
     assert read_ids(in_order, 0) == toy_ids(toy_shards, "train")
 
 
+def test_workers_that_keep_their_last_batch_resume_exactly_and_hand_on_the_same_batches(toy_shards):
+    shards = ShardSet.find(toy_shards)
+    dataset = ShardedDataset(shards, ("train",), 2, shuffle=True, seed=3, rank=0, world_size=1)
+
+    def loader(data: ShardedDataset) -> StatefulDataLoader:
+        return StatefulDataLoader(data, batch_size=None, num_workers=2, persistent_workers=True)
+
+    whole = [batch["id"].tolist() for batch in loader(dataset.configured())]
+    assert whole == [batch["id"].tolist() for batch in loader(dataset.configured(keep_previous=False))]
+    first = loader(dataset.configured())
+    iterator = iter(first)
+    head = [next(iterator)["id"].tolist() for _ in range(3)]
+    resumed = loader(dataset.configured())
+    resumed.load_state_dict(first.state_dict())
+    assert head + [batch["id"].tolist() for batch in resumed] == whole
+
+
 @pytest.mark.parametrize(
     "samples, world, workers, batch, fitted, drop_last",
     [
@@ -249,6 +267,19 @@ def test_training_batches_from_shards_match_the_raw_ones(ecg):
     assert raw.keys() == sharded.keys()
     for key in raw:
         assert (raw[key].shape, raw[key].dtype) == (sharded[key].shape, sharded[key].dtype), key
+
+
+def test_auto_workers_come_from_the_cores_and_are_logged(ecg, monkeypatch, caplog):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    data = ecg["recipe"].data.model_copy(update={"path": str(ecg["out"])})
+    module = JEPADataModule(load_domain("ecg"), data, batch_size=2, num_workers=None, seed=0, cache_dir=cache())
+    module.setup("fit")
+    with caplog.at_level("INFO"):
+        loader = module.train_dataloader()
+    assert loader.num_workers == 2 and module.val_dataloader().num_workers == 2  # 3 cores, 1 process: 2 workers
+    assert "ecg data: trainer.num_workers auto: 2 loader workers per process (3 CPU cores for 1 training process" \
+        in caplog.text
+    assert caplog.text.count("trainer.num_workers auto") == 1  # said once for both loaders
 
 
 def test_training_must_use_the_prepared_settings(ecg):

@@ -49,8 +49,23 @@ def check_data(out: str, tmp_path: Path) -> None:
     assert "| reading | samples/s | ratio |" in out
     assert numbers(r"\| prepared shards: `ShardedDataset`, 1 process \| [\d,]+ \| ([\d,]+)x raw", out)[0] > 0
     assert numbers(r"\| training DataLoader on shards: batch 4, 2 workers \| [\d,]+ \| ([\d,]+)x the step", out)[0] > 0
+    worker = r"\| each worker process \(reading, filling shared-memory batches\) \| ([\d,]+) \| ([\d,]+) \|"
+    assert min(numbers(worker, out)) > 0  # workers that free each batch at once, and that keep it
+    row = r"^\| (?:before: |now: )?`num_workers: (?:4|auto)`, batches [a-z ]+ \| (\d+) \| ([\d,]+) \|"
+    (former_workers, former), (auto_workers, auto), (_, now) = (
+        (int(workers), float(rate.replace(",", ""))) for workers, rate in re.findall(row, out, re.MULTILINE)
+    )
+    assert (former_workers, auto_workers) == (4, 15) and 0 < former <= auto and now > 0  # more workers never load less
     read_once = dict(re.findall(r"^\| ([^|]+) \| ([\d,]+) \| [\d,]+ MiB \|", out, re.MULTILINE))  # samples read once
     assert read_once == {"prepared shards": "8", "prepared shards, 10x": "80", "raw path (windows in memory)": "8"}
+
+
+def check_memory(out: str, tmp_path: Path) -> None:
+    assert "| model | checkpointing | peak at 1 / 2 | per sample | fixed on a GPU | largest batch in 80 GiB" in out
+    for checkpointing in ("off", "on"):
+        model = r"\| vit_tiny: width 192, depth 12, predictor depth 6 \([\d.]+M trained parameters\)"
+        row = rf"{model} \| {checkpointing} \| ([\d,]+) / ([\d,]+) MiB \| ([\d.]+) MiB \|"
+        assert min(numbers(row, out)) > 0  # both peaks and the memory per sample
 
 
 def check_objectives(out: str, tmp_path: Path) -> None:
@@ -167,6 +182,9 @@ SMOKES = [
         "--records", "8", "--shard-size", "4", "--batch-size", "4", "--step-batch-size", "1", "--steps", "1",
         "--seconds", "0.1", "--threads", "1",
     ], check_data),
+    Smoke("memory.py", lambda tmp, env: [
+        "--presets", "vit_tiny", "--batches", "1", "2", "--threads", "1",
+    ], check_memory),
     Smoke("objectives.py", lambda tmp, env: [
         "--out", str(tmp / "objectives"), "--steps", "2", "--demo-records", "60", "--threads", "1",
         "--runs", *OBJECTIVE_RUNS,
@@ -205,9 +223,27 @@ SMOKES = [
 @pytest.mark.slow
 @pytest.mark.parametrize("smoke", SMOKES, ids=[smoke.script for smoke in SMOKES])
 def test_benchmark_runs_at_a_tiny_size(smoke: Smoke, tmp_path: Path) -> None:
+    smoke.check(run_benchmark(smoke, tmp_path), tmp_path)
+
+
+@pytest.mark.slow
+def test_gpu_benchmark_finds_the_largest_batch_of_a_preset_with_checkpointing(tmp_path: Path) -> None:
+    out = run_benchmark(Smoke("gpu_pretrain.py", lambda tmp, env: [
+        "--device", "cpu", "--steps", "1", "--warmup", "0", "--preset", "vit_tiny", "--activation-checkpointing",
+        "--find-batch", "--batch-size", "1", "--max-batch", "3", "--depth", "1", "--predictor-depth", "1",
+        "--modes", "eager",
+    ], check_gpu_pretrain), tmp_path)
+    assert "activation checkpointing: on" in out
+    assert "largest batch that fits: 3 (a multiple of the start, at most 3)" in out  # 1, 2, then 3 below the cap
+    assert "model: vit_tiny, depth 1, predictor depth 1, objective ema, 200 tokens" in out and "; batch 3;" in out
+    assert numbers(r"\| eager \| ([\d.]+) \|", out)[0] > 0
+
+
+def run_benchmark(smoke: Smoke, tmp_path: Path) -> str:
+    """The standard output of ``smoke``'s script run at its tiny size; fails when the script fails."""
     env = cli_env()
     env.update(JEPA_PLATFORM_CACHE=str(tmp_path / "cache"), TMPDIR=str(tmp_path), OMP_NUM_THREADS="1")
     command = [sys.executable, str(ROOT / "benchmarks" / smoke.script), *smoke.args(tmp_path, env)]
     done = subprocess.run(command, check=False, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
     assert done.returncode == 0, f"{' '.join(command)} failed:\n{done.stderr[-3000:]}"
-    smoke.check(done.stdout, tmp_path)
+    return done.stdout

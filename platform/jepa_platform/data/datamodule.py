@@ -46,13 +46,20 @@ class JEPADataModule(L.LightningDataModule):
         plugin: The domain.
         data: Its resolved ``data`` recipe section.
         batch_size: Samples per step on each device.
-        num_workers: Loader worker processes (0 loads in the training process).
+        num_workers: Loader worker processes (0 loads in the training process); ``None``: as many as
+            :func:`~..runs.folder.auto_workers` gives for the trainer's devices on this node, logged once.
         seed: Seeds the shuffling order.
         cache_dir: Where the domain keeps generated demo data.
     """
 
     def __init__(
-        self, plugin: DomainPlugin, data: DataConfig, batch_size: int, num_workers: int, seed: int, cache_dir: Path
+        self,
+        plugin: DomainPlugin,
+        data: DataConfig,
+        batch_size: int,
+        num_workers: int | None,
+        seed: int,
+        cache_dir: Path,
     ) -> None:
         super().__init__()
         self.plugin, self.data, self.cache_dir = plugin, data, cache_dir
@@ -92,10 +99,18 @@ class JEPADataModule(L.LightningDataModule):
             held += ": nothing held out (too little data, or no validation share), so no validation loss or probe score"
         rank_zero_info(f"{self.plugin.name} {source}: {size} training samples, {held}")
 
+    def workers(self) -> int:
+        """Loader workers per process: as given, or (``None``) from the CPU cores and this node's devices."""
+        if self.num_workers is None:
+            from ..runs.folder import auto_workers
+
+            self.num_workers, line = auto_workers(self.trainer.num_devices if self.trainer is not None else 1)
+            rank_zero_info(f"{self.plugin.name} data: {line}")
+        return self.num_workers
+
     def _loader(self, dataset: Dataset, train: bool) -> DataLoader | StatefulDataLoader:
-        workers = dict(
-            num_workers=self.num_workers, persistent_workers=self.num_workers > 0, pin_memory=torch.cuda.is_available()
-        )
+        count = self.workers()
+        workers = dict(num_workers=count, persistent_workers=count > 0, pin_memory=torch.cuda.is_available())
         if isinstance(dataset, IterableDataset):  # shards: batched by the dataset itself, for this rank
             from .shards import fit_readers
 
@@ -106,7 +121,7 @@ class JEPADataModule(L.LightningDataModule):
             )
             if train:  # as many readers as get a whole batch each, or one smaller batch per process
                 fitted, drop_last, change = fit_readers(
-                    dataset.num_samples, world or 1, self.num_workers, self.batch_size
+                    dataset.num_samples, world or 1, count, self.batch_size
                 )
                 if change:
                     rank_zero_info(f"{self.plugin.name} shards: {change}")

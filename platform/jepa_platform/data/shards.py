@@ -268,7 +268,11 @@ class ShardedDataset(IterableDataset):
     loader worker. A worker maps ``open_shards`` shards at a time and draws its
     batches from their rows mixed, so memory stays flat however many shards the
     set holds. Iterating again starts the next epoch; :meth:`configured` sets the
-    epoch to start from.
+    epoch to start from. In a loader worker a batch is filled in shared memory, and
+    with ``keep_previous`` the worker holds each batch until it has filled the next:
+    the shared memory is then freed by the worker, which drops the last reference,
+    and not by the training process's thread that takes the batches in (with
+    pinned memory, DataLoader's pinning thread, which serves every worker).
 
     Args:
         shards: The prepared set.
@@ -280,6 +284,7 @@ class ShardedDataset(IterableDataset):
         open_shards: Shards a worker reads at once (mixing against memory).
         rank, world_size: This process among the data-parallel ones; ``None``: from ``torch.distributed``.
         epoch: The epoch of the first pass.
+        keep_previous: In a loader worker, hold each batch until the next is filled (one more batch of memory).
     """
 
     def __init__(
@@ -295,10 +300,12 @@ class ShardedDataset(IterableDataset):
         rank: int | None = None,
         world_size: int | None = None,
         epoch: int = 0,
+        keep_previous: bool = True,
     ) -> None:
         self.shards, self.split_names = shards, tuple(splits)
         self.batch_size, self.shuffle, self.drop_last, self.seed = batch_size, shuffle, drop_last, seed
         self.open_shards, self.rank, self.world_size, self.epoch = open_shards, rank, world_size, epoch
+        self.keep_previous = keep_previous
         self.counts = shards.counts(self.split_names)
         self.num_samples = int(self.counts.sum())
         self.columns = {
@@ -383,6 +390,7 @@ class ShardedDataset(IterableDataset):
         self, ranges: list[tuple[int, int, int]], epoch: int, rng: np.random.Generator, shared: bool
     ) -> Iterator[dict[str, torch.Tensor]]:
         batch: dict[str, torch.Tensor] | None = None
+        previous: dict[str, torch.Tensor] | None = None  # the last batch handed on, held while the next fills
         held = 0
         for group in _chunks(ranges, self.open_shards):
             opened = [self._open(shard, epoch) for shard, _, _ in group]
@@ -400,7 +408,7 @@ class ShardedDataset(IterableDataset):
                 held, position = held + take, position + take
                 if held == self.batch_size:
                     yield batch
-                    batch, held = None, 0
+                    previous, batch, held = (batch if shared and self.keep_previous else None), None, 0
             del opened  # unmap this group's shards before the next group maps its own
         if held and not self.drop_last:
             yield {name: array[:held] for name, array in batch.items()}

@@ -12,13 +12,14 @@ PRESETS: dict[str, dict[str, int]] = {
     "vit_tiny": dict(embed_dim=192, depth=12, num_heads=3, predictor_dim=96, predictor_depth=6, predictor_heads=3),
     "vit_small": dict(embed_dim=384, depth=12, num_heads=6, predictor_dim=192, predictor_depth=6, predictor_heads=6),
     "vit_base": dict(embed_dim=768, depth=12, num_heads=12, predictor_dim=384, predictor_depth=12, predictor_heads=12),
+    "vit_large": dict(embed_dim=1024, depth=24, num_heads=16, predictor_dim=384, predictor_depth=12, predictor_heads=12),
 }
 
 
 class ModelConfig(Section):
     """Encoder and predictor sizes: a preset, with any key given explicitly overriding it."""
 
-    preset: Literal["vit_tiny", "vit_small", "vit_base"] = "vit_small"
+    preset: Literal["vit_tiny", "vit_small", "vit_base", "vit_large"] = "vit_small"
     embed_dim: int
     depth: int
     num_heads: int
@@ -28,6 +29,9 @@ class ModelConfig(Section):
     mlp_ratio: float = 4.0
     qkv_bias: bool = True
     drop_path: float = 0.0
+    activation_checkpointing: bool = False
+    """Recompute each transformer block's activations in the backward pass instead of keeping them
+    (encoder and predictor): less memory per sample, so larger batches or models, for more compute."""
 
     @model_validator(mode="before")
     @classmethod

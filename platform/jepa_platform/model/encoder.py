@@ -8,6 +8,7 @@ import torch
 from timm.layers import trunc_normal_
 from timm.models.vision_transformer import Block
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from ..domain.tokens import TokenBatch, TokenGrid, Tokenizer
 from .config import ModelConfig
@@ -15,10 +16,26 @@ from .posembed import PositionEmbedding
 
 
 class TransformerStack(nn.Module):
-    """Pre-norm timm ViT blocks (scaled-dot-product attention) and a final LayerNorm."""
+    """Pre-norm timm ViT blocks (scaled-dot-product attention) and a final LayerNorm.
 
-    def __init__(self, dim: int, depth: int, num_heads: int, mlp_ratio: float, qkv_bias: bool, drop_path: float):
+    With ``checkpointing``, a forward that records gradients keeps only each block's input
+    and recomputes the block's activations during the backward pass (non-reentrant
+    ``torch.utils.checkpoint``): activation memory of one block instead of all, for
+    about one more forward pass of compute.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        depth: int,
+        num_heads: int,
+        mlp_ratio: float,
+        qkv_bias: bool,
+        drop_path: float,
+        checkpointing: bool = False,
+    ):
         super().__init__()
+        self.checkpointing = checkpointing
         rates = torch.linspace(0, drop_path, depth).tolist()
         self.blocks = nn.ModuleList(
             Block(dim, num_heads, mlp_ratio, qkv_bias=qkv_bias, drop_path=rate) for rate in rates
@@ -37,8 +54,12 @@ class TransformerStack(nn.Module):
         return self._compiled_call_impl is not None
 
     def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
+        recompute = self.checkpointing and torch.is_grad_enabled()
         for block in self.blocks:
-            x = block(x, attn_mask=attn_mask)
+            if recompute:
+                x = checkpoint(block, x, attn_mask=attn_mask, use_reentrant=False)
+            else:
+                x = block(x, attn_mask=attn_mask)
         return self.norm(x)
 
 
@@ -71,7 +92,8 @@ class Encoder(nn.Module):
         self.tokenizer = tokenizer
         self.pos_embed = PositionEmbedding(tokenizer.grid, config.embed_dim)
         self.stack = TransformerStack(
-            config.embed_dim, config.depth, config.num_heads, config.mlp_ratio, config.qkv_bias, config.drop_path
+            config.embed_dim, config.depth, config.num_heads, config.mlp_ratio, config.qkv_bias, config.drop_path,
+            config.activation_checkpointing,
         )
 
     @property

@@ -39,7 +39,8 @@ class Predictor(nn.Module):
         trunc_normal_(self.mask_token, std=0.02)
         self.pos_embed = PositionEmbedding(grid, width)
         self.stack = TransformerStack(
-            width, config.predictor_depth, config.predictor_heads, config.mlp_ratio, config.qkv_bias, 0.0
+            width, config.predictor_depth, config.predictor_heads, config.mlp_ratio, config.qkv_bias, 0.0,
+            config.activation_checkpointing,
         )
         self.proj_out = nn.Linear(width, config.embed_dim) if latent else None
         self.proj_domain = nn.Linear(width, domain_dim) if domain_dim is not None else None

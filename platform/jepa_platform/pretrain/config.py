@@ -50,7 +50,9 @@ class TrainerConfig(Section):
 
     max_steps: int = 1000
     batch_size: int = 64
-    num_workers: int = 2
+    num_workers: int | Literal["auto"] = "auto"
+    """Loader worker processes per training process; ``auto``: this node's CPU cores shared among its
+    training processes, one core each left to the process itself (see :func:`~..runs.folder.auto_workers`)."""
     precision: Literal["32-true", "bf16-mixed", "16-mixed", "bf16-true"] = "32-true"
     accelerator: str = "auto"
     devices: int | str = "auto"
@@ -77,7 +79,7 @@ class TrainerConfig(Section):
         for key in ("max_steps", "batch_size", "log_every_n_steps", "checkpoint_every_n_steps", "num_nodes"):
             if getattr(self, key) < 1:
                 raise ValueError(f"{key} must be at least 1")
-        if self.num_workers < 0 or self.nonfinite_loss_skips < 0:
+        if (self.num_workers != "auto" and self.num_workers < 0) or self.nonfinite_loss_skips < 0:
             raise ValueError("num_workers and nonfinite_loss_skips must be at least 0")
         return self
 

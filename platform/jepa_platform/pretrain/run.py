@@ -157,7 +157,8 @@ def _pretrain(recipe: Recipe, out: Path, resume: bool) -> RunSummary:
     quiet_library_chatter()
     plugin = load_domain(recipe.domain)
     L.seed_everything(recipe.seed, workers=True, verbose=False)
-    workers = usable_workers(recipe.trainer.num_workers)
+    requested = recipe.trainer.num_workers
+    workers = None if requested == "auto" else usable_workers(requested)  # auto: the datamodule, per device
     datamodule = JEPADataModule(plugin, recipe.data, recipe.trainer.batch_size, workers, recipe.seed, cache_dir())
     datamodule.prepare_data()
     datamodule.setup("fit")

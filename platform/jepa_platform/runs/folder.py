@@ -43,9 +43,30 @@ def quiet_library_chatter() -> None:
     warnings.filterwarnings("ignore", message=".*FSDP2-wrapped module.*returned a view tensor.*")  # never changed in place
 
 
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def auto_workers(processes: int) -> tuple[int, str]:
+    """Loader workers per training process when ``trainer.num_workers`` is ``auto``, and the line saying why.
+
+    The usable cores are shared among the node's ``processes`` training processes (one per
+    device), and each process keeps one core for itself (the step, and moving batches in
+    and pinning them): ``cores // processes - 1``, none when that leaves none.
+    """
+    cores = usable_cores()
+    workers = max(cores // processes - 1, 0)
+    return workers, (
+        f"trainer.num_workers auto: {workers} loader worker{'s' * (workers != 1)} per process "
+        f"({cores} CPU cores for {processes} training process{'es' * (processes > 1)} on this node, "
+        f"one core each kept for the process itself)"
+    )
+
+
 def usable_workers(requested: int, key: str = "trainer.num_workers") -> int:
     """``requested`` loader workers, at most one per CPU core this process may use; says so once when it caps."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = usable_cores()
     if requested <= cores:
         return requested
     logging.getLogger("jepa_platform").warning(
