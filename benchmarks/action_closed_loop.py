@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import os
 import tempfile
 import time
@@ -35,11 +36,11 @@ METHODS = ("pretrained probe", "random-init probe", "plain behaviour cloning")
 
 
 def tuning(args: argparse.Namespace) -> dict[str, Any]:
-    stage = {"head": "attentive", "max_epochs": args.epochs, "patience": 3, "weight_decay": 0.01}
+    stage = {"head": args.head, "max_epochs": args.epochs, "patience": args.patience, "weight_decay": 0.01}
     return {
         "domain": "action", "task": {"name": "behaviour_cloning", "train_stride": args.train_stride},
-        "probe": {**stage, "lr": 1e-3, "final_lr": 1e-4},
-        "finetune": {**stage, "lr": 1e-3, "warmup_epochs": 0, "layer_decay": 1.0, "drop_path": 0.0},
+        "probe": {**stage, "lr": args.lr, "final_lr": args.lr / 10},
+        "finetune": {**stage, "lr": args.lr, "final_lr": args.lr / 10, "warmup_epochs": 0, "layer_decay": 1.0, "drop_path": 0.0},
         "trainer": {"batch_size": 64, "num_workers": 0},
     }
 
@@ -105,7 +106,7 @@ def run_seed(seed: int, args: argparse.Namespace, work: Path) -> dict[str, dict[
 
     data = {"demo_episodes": args.demo_episodes}
     overrides = {
-        "seed": seed, "data": data,
+        "seed": seed, "data": data, "objective": {"kind": args.objective},
         "trainer": {"max_steps": args.steps, "checkpoint_every_n_steps": args.steps, "val_every_n_steps": args.steps},
         "monitor": {"probe": False, "random_init": False},
     }
@@ -136,8 +137,12 @@ def run_seed(seed: int, args: argparse.Namespace, work: Path) -> dict[str, dict[
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--steps", type=int, default=300, help="pretraining steps")
-    parser.add_argument("--epochs", type=int, default=10, help="probe / behaviour-cloning epochs (early stopping)")
+    parser.add_argument("--steps", type=int, default=1000, help="pretraining steps")
+    parser.add_argument("--objective", default="ema", choices=["ema", "sigreg"], help="the pretraining objective")
+    parser.add_argument("--head", default="last", choices=["last", "attentive", "linear", "mlp"], help="action head")
+    parser.add_argument("--epochs", type=int, default=20, help="probe / behaviour-cloning epochs (early stopping)")
+    parser.add_argument("--patience", type=int, default=5, help="epochs without a better validation RMSE")
+    parser.add_argument("--lr", type=float, default=1e-3, help="head (and encoder) learning rate, a cosine to lr / 10")
     parser.add_argument("--train-stride", type=int, default=2, help="training examples every this many steps")
     parser.add_argument("--episodes", type=int, default=10, help="closed-loop episodes per seed and method")
     parser.add_argument("--demo-episodes", type=int, default=60, help="demonstrations in the demo file")
@@ -154,12 +159,13 @@ def main() -> None:
         start = time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             results.append(run_seed(seed, args, work))
-        print(f"seed {seed}: pretraining, 3 behaviour-cloning runs and rollouts in {time.perf_counter() - start:.0f} s",
-              flush=True)
+        print(f"seed {seed}: pretraining, 3 behaviour-cloning runs and rollouts in {time.perf_counter() - start:.0f} s:",
+              json.dumps(results[-1]), flush=True)
 
     from jepa_domains.action.demo import STEPS
 
-    print(f"\nPendulum-v1 demo, {args.demo_episodes} demonstrations; {args.steps} pretraining steps; mean ± std over "
+    print(f"\nPendulum-v1 demo, {args.demo_episodes} demonstrations; {args.steps} {args.objective} pretraining steps; "
+          f"{args.head} head, up to {args.epochs} epochs; mean ± std over "
           f"seeds {args.seeds}; {args.episodes} closed-loop episodes of {STEPS} steps per seed; run folders under "
           f"{work}:\n")
     chunk = len(results[0][METHODS[0]]["mse"])

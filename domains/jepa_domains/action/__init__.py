@@ -77,6 +77,17 @@ class ActionDomain(DomainPlugin[ActionDataConfig, ActionTaskConfig]):
             raise JepaError("data.normalization is not set: resolve the recipe (it is fitted on the training episodes)")
         return ActionChunkLoss(embed_dim, data.chunk, data.normalization.action_dim, data.action_weight)
 
+    def predictor_conditioning(self, data: ActionDataConfig, width: int):
+        """With ``data.action_conditioned``: the actions between the context and each target step, added to the
+        predictor's queries (seq-JEPA); none otherwise."""
+        from .conditioning import ActionConditioning
+
+        if not data.action_conditioned:
+            return None
+        if data.normalization is None:
+            raise JepaError("data.normalization is not set: resolve the recipe (it is fitted on the training episodes)")
+        return ActionConditioning(data.window, data.normalization.action_dim, width)
+
     def build_datasets(self, root: Path, data: ActionDataConfig) -> DatasetSplits:
         from .dataset import load_splits
 
