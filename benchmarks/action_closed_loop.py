@@ -4,7 +4,8 @@ For each seed, on the demo demonstrations (Pendulum-v1 swing-up; a scripted expe
 noisy torques):
 
 - pretrained: pretrain (JEPA on future observation steps + action-chunk regression, ``jepa-platform
-  pretrain --domain action``), then probe: an attentive action head on the frozen encoder;
+  pretrain --domain action``, windows of ``--window`` steps), then probe: an action head on the frozen encoder
+  (``--head``; default ``last``: an MLP on the latest step's token);
 - random init: the same probe on a random-init encoder of the same shape;
 - plain behaviour cloning: encoder and head trained from random init on the actions alone (``finetune``
   without a checkpoint: no JEPA term).
@@ -104,9 +105,10 @@ def run_seed(seed: int, args: argparse.Namespace, work: Path) -> dict[str, dict[
     from jepa_platform.pretrain.config import resolve_recipe
     from jepa_platform.pretrain.run import pretrain
 
-    data = {"demo_episodes": args.demo_episodes}
+    data = {"demo_episodes": args.demo_episodes, "window": args.window}
     overrides = {
-        "seed": seed, "data": data, "objective": {"kind": args.objective},
+        "seed": seed, "data": {**data, "action_conditioned": args.action_conditioned},
+        "objective": {"kind": args.objective},
         "trainer": {"max_steps": args.steps, "checkpoint_every_n_steps": args.steps, "val_every_n_steps": args.steps},
         "monitor": {"probe": False, "random_init": False},
     }
@@ -137,13 +139,15 @@ def run_seed(seed: int, args: argparse.Namespace, work: Path) -> dict[str, dict[
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--window", type=int, default=8, help="observation steps per window (tokens)")
     parser.add_argument("--steps", type=int, default=1000, help="pretraining steps")
     parser.add_argument("--objective", default="ema", choices=["ema", "sigreg"], help="the pretraining objective")
+    parser.add_argument("--action-conditioned", action="store_true", help="pretrain an action-conditioned predictor")
     parser.add_argument("--head", default="last", choices=["last", "attentive", "linear", "mlp"], help="action head")
     parser.add_argument("--epochs", type=int, default=20, help="probe / behaviour-cloning epochs (early stopping)")
-    parser.add_argument("--patience", type=int, default=5, help="epochs without a better validation RMSE")
+    parser.add_argument("--patience", type=int, default=20, help="epochs without a better validation RMSE")
     parser.add_argument("--lr", type=float, default=1e-3, help="head (and encoder) learning rate, a cosine to lr / 10")
-    parser.add_argument("--train-stride", type=int, default=2, help="training examples every this many steps")
+    parser.add_argument("--train-stride", type=int, default=1, help="training examples every this many steps")
     parser.add_argument("--episodes", type=int, default=10, help="closed-loop episodes per seed and method")
     parser.add_argument("--demo-episodes", type=int, default=60, help="demonstrations in the demo file")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (more slow it down on a shared CPU)")
@@ -164,7 +168,8 @@ def main() -> None:
 
     from jepa_domains.action.demo import STEPS
 
-    print(f"\nPendulum-v1 demo, {args.demo_episodes} demonstrations; {args.steps} {args.objective} pretraining steps; "
+    print(f"\nPendulum-v1 demo, {args.demo_episodes} demonstrations; {args.steps} {args.objective} pretraining steps"
+          f"{' (action-conditioned predictor)' if args.action_conditioned else ''}; "
           f"{args.head} head, up to {args.epochs} epochs; mean ± std over "
           f"seeds {args.seeds}; {args.episodes} closed-loop episodes of {STEPS} steps per seed; run folders under "
           f"{work}:\n")
