@@ -45,7 +45,9 @@ def tuning(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "domain": "action", "task": {"name": "behaviour_cloning", "train_stride": args.train_stride},
         "probe": {**stage, "lr": args.lr, "final_lr": args.lr / 10},
-        "finetune": {**stage, "lr": args.lr, "final_lr": args.lr / 10, "warmup_epochs": 0, "layer_decay": 1.0, "drop_path": 0.0},
+        "finetune": {
+            **stage, "lr": args.lr, "final_lr": args.lr / 10, "warmup_epochs": 0, "layer_decay": 1.0, "drop_path": 0.0,
+        },
         "trainer": {"batch_size": 64, "num_workers": 0},
     }
 
@@ -174,7 +176,8 @@ def main() -> None:
         start = time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             results.append(run_seed(seed, args, work))
-        print(f"seed {seed}: {len(args.methods)} methods (pretraining, behaviour cloning, rollouts) in {time.perf_counter() - start:.0f} s:",
+        took = time.perf_counter() - start
+        print(f"seed {seed}: {len(args.methods)} methods (pretraining, behaviour cloning, rollouts) in {took:.0f} s:",
               json.dumps(results[-1]), flush=True)
 
     from jepa_domains.action.demo import STEPS

@@ -46,7 +46,8 @@ __all__ = [
     "AuxiliaryLoss", "ENTRY_POINT_GROUP", "MIN_VALID_TOKENS", "BadFiles", "BaselineData", "DataConfig", "DatasetSplits",
     "DomainPlugin",
     "DownstreamTask", "Holdout", "JepaError", "LabelSpec", "Metric", "NanPolicy", "NanReport", "NanWindows",
-    "PredictorConditioning", "PrepareSource", "PreparedSamples", "PreparedShards", "Section", "TargetFunction", "TaskConfig", "TokenBatch",
+    "PredictorConditioning", "PrepareSource", "PreparedSamples", "PreparedShards", "Section", "TargetFunction",
+    "TaskConfig", "TokenBatch",
     "TokenGrid", "Tokenizer", "apply_nan_policy", "cache_dir", "check_nan", "fill_linear", "holdout_mask",
     "in_holdout", "list_domains", "load_domain", "one_line", "resample_missing", "split_holdout",
 ]
