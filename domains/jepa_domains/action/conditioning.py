@@ -3,11 +3,14 @@ between the context and that step, so the encoder need not guess what the demons
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from jepa_platform.domain import PredictorConditioning
 from torch import nn
+
+if TYPE_CHECKING:
+    from jepa_platform.masking import Masks
 
 
 class ActionConditioning(PredictorConditioning):
@@ -22,7 +25,7 @@ class ActionConditioning(PredictorConditioning):
         nn.init.trunc_normal_(self.proj.weight, std=0.02)
         nn.init.zeros_(self.proj.bias)
 
-    def forward(self, batch: dict[str, Any], masks) -> torch.Tensor:
+    def forward(self, batch: dict[str, Any], masks: "Masks") -> torch.Tensor:
         actions, valid = batch["actions"], batch["action_valid"]  # B × (window + chunk - 1) × A, B × ...
         latest = masks.context.max(dim=1).values  # B: the context's latest step
         offsets = torch.arange(self.span, device=latest.device)
