@@ -153,7 +153,8 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", choices=SHORT, default=list(SHORT[:3]), help="the methods to run")
     parser.add_argument("--window", type=int, default=8, help="observation steps per window (tokens)")
     parser.add_argument("--steps", type=int, default=1000, help="pretraining steps")
-    parser.add_argument("--objective", default="ema", choices=["ema", "sigreg"], help="the pretraining objective")
+    parser.add_argument("--objective", default="sigreg", choices=["ema", "sigreg"],
+                        help="the pretraining objective (the demo recipe's: sigreg)")
     parser.add_argument("--action-conditioned", action="store_true", help="pretrain an action-conditioned predictor")
     parser.add_argument("--head", default="last", choices=["last", "attentive", "linear", "mlp"], help="action head")
     parser.add_argument("--epochs", type=int, default=20, help="probe / behaviour-cloning epochs (early stopping)")
