@@ -4,10 +4,12 @@ For each seed, on the demo demonstrations (Pendulum-v1 swing-up; a scripted expe
 noisy torques):
 
 - pretrained: pretrain (JEPA on future observation steps + action-chunk regression, ``jepa-platform
-  pretrain --domain action``), then probe: an attentive action head on the frozen encoder;
+  pretrain --domain action``, windows of ``--window`` steps), then probe: an action head on the frozen encoder
+  (``--head``; default ``last``: an MLP on the latest step's token);
 - random init: the same probe on a random-init encoder of the same shape;
 - plain behaviour cloning: encoder and head trained from random init on the actions alone (``finetune``
-  without a checkpoint: no JEPA term).
+  without a checkpoint: no JEPA term);
+- pretrained fine-tune (``--methods ... finetune``): encoder and head trained from the pretrained encoder.
 
 Every head is trained by the platform's ``probe`` / ``finetune`` on the same training episodes and stopped
 early on the validation episodes. Reported: the offline action-chunk MSE per chunk step on the test
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import os
 import tempfile
 import time
@@ -31,15 +34,20 @@ from typing import Any
 
 import numpy as np
 
-METHODS = ("pretrained probe", "random-init probe", "plain behaviour cloning")
+METHODS = ("pretrained probe", "random-init probe", "plain behaviour cloning", "pretrained fine-tune")
+SHORT = ("pretrained", "random", "bc", "finetune")
+"""``--methods`` names of :data:`METHODS`: the random-init probe and plain behaviour cloning do not depend on the
+pretraining settings, so a run comparing those can leave them out."""
 
 
 def tuning(args: argparse.Namespace) -> dict[str, Any]:
-    stage = {"head": "attentive", "max_epochs": args.epochs, "patience": 3, "weight_decay": 0.01}
+    stage = {"head": args.head, "max_epochs": args.epochs, "patience": args.patience, "weight_decay": 0.01}
     return {
         "domain": "action", "task": {"name": "behaviour_cloning", "train_stride": args.train_stride},
-        "probe": {**stage, "lr": 1e-3, "final_lr": 1e-4},
-        "finetune": {**stage, "lr": 1e-3, "warmup_epochs": 0, "layer_decay": 1.0, "drop_path": 0.0},
+        "probe": {**stage, "lr": args.lr, "final_lr": args.lr / 10},
+        "finetune": {
+            **stage, "lr": args.lr, "final_lr": args.lr / 10, "warmup_epochs": 0, "layer_decay": 1.0, "drop_path": 0.0,
+        },
         "trainer": {"batch_size": 64, "num_workers": 0},
     }
 
@@ -96,30 +104,36 @@ def offline_mse(policy, data, task_recipe: dict[str, Any]) -> list[float]:
 
 
 def run_seed(seed: int, args: argparse.Namespace, work: Path) -> dict[str, dict[str, Any]]:
-    """Pretrain, the three behaviour-cloning runs, and their offline and closed-loop scores."""
+    """Pretraining and the behaviour-cloning runs of ``args.methods``, and their offline and closed-loop scores."""
     from jepa_domains.action.task import rollout
     from jepa_platform.downstream.config import resolve_downstream
     from jepa_platform.downstream.run import run_downstream
     from jepa_platform.pretrain.config import resolve_recipe
     from jepa_platform.pretrain.run import pretrain
 
-    data = {"demo_episodes": args.demo_episodes}
+    data = {"demo_episodes": args.demo_episodes, "window": args.window}
     overrides = {
-        "seed": seed, "data": data,
+        "seed": seed, "data": {**data, "action_conditioned": args.action_conditioned},
+        "objective": {"kind": args.objective},
         "trainer": {"max_steps": args.steps, "checkpoint_every_n_steps": args.steps, "val_every_n_steps": args.steps},
         "monitor": {"probe": False, "random_init": False},
     }
-    summary = pretrain(resolve_recipe("action", None, overrides), work / f"pretrain-{seed}")
     base = {**tuning(args), "seed": seed}
     runs = {}
-    recipe, pretrained = resolve_downstream(None, base, summary.checkpoint)
-    run_downstream(recipe, "probe", pretrained, work / f"probe-pretrained-{seed}")
-    runs[METHODS[0]] = work / f"probe-pretrained-{seed}"
+    if {METHODS[0], METHODS[3]} & set(args.methods):
+        summary = pretrain(resolve_recipe("action", None, overrides), work / f"pretrain-{seed}")
+        recipe, pretrained = resolve_downstream(None, base, summary.checkpoint)
+        for method, mode in ((METHODS[0], "probe"), (METHODS[3], "finetune")):
+            if method in args.methods:
+                run_downstream(recipe, mode, pretrained, work / f"{mode}-pretrained-{seed}")
+                runs[method] = work / f"{mode}-pretrained-{seed}"
     recipe, _ = resolve_downstream(None, {**base, "data": data}, None)
-    run_downstream(recipe, "probe", None, work / f"probe-random-{seed}")
-    runs[METHODS[1]] = work / f"probe-random-{seed}"
-    run_downstream(recipe, "finetune", None, work / f"bc-{seed}")
-    runs[METHODS[2]] = work / f"bc-{seed}"
+    if METHODS[1] in args.methods:
+        run_downstream(recipe, "probe", None, work / f"probe-random-{seed}")
+        runs[METHODS[1]] = work / f"probe-random-{seed}"
+    if METHODS[2] in args.methods:
+        run_downstream(recipe, "finetune", None, work / f"bc-{seed}")
+        runs[METHODS[2]] = work / f"bc-{seed}"
     scores = {}
     starts = [100_000 + 1000 * seed + i for i in range(args.episodes)]
     for method, run in runs.items():
@@ -136,13 +150,22 @@ def run_seed(seed: int, args: argparse.Namespace, work: Path) -> dict[str, dict[
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--steps", type=int, default=300, help="pretraining steps")
-    parser.add_argument("--epochs", type=int, default=10, help="probe / behaviour-cloning epochs (early stopping)")
-    parser.add_argument("--train-stride", type=int, default=2, help="training examples every this many steps")
+    parser.add_argument("--methods", nargs="+", choices=SHORT, default=list(SHORT[:3]), help="the methods to run")
+    parser.add_argument("--window", type=int, default=8, help="observation steps per window (tokens)")
+    parser.add_argument("--steps", type=int, default=1000, help="pretraining steps")
+    parser.add_argument("--objective", default="sigreg", choices=["ema", "sigreg"],
+                        help="the pretraining objective (the demo recipe's: sigreg)")
+    parser.add_argument("--action-conditioned", action="store_true", help="pretrain an action-conditioned predictor")
+    parser.add_argument("--head", default="last", choices=["last", "attentive", "linear", "mlp"], help="action head")
+    parser.add_argument("--epochs", type=int, default=20, help="probe / behaviour-cloning epochs (early stopping)")
+    parser.add_argument("--patience", type=int, default=20, help="epochs without a better validation RMSE")
+    parser.add_argument("--lr", type=float, default=1e-3, help="head (and encoder) learning rate, a cosine to lr / 10")
+    parser.add_argument("--train-stride", type=int, default=1, help="training examples every this many steps")
     parser.add_argument("--episodes", type=int, default=10, help="closed-loop episodes per seed and method")
     parser.add_argument("--demo-episodes", type=int, default=60, help="demonstrations in the demo file")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (more slow it down on a shared CPU)")
     args = parser.parse_args()
+    args.methods = [METHODS[SHORT.index(name)] for name in args.methods]
 
     import torch
 
@@ -154,18 +177,21 @@ def main() -> None:
         start = time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             results.append(run_seed(seed, args, work))
-        print(f"seed {seed}: pretraining, 3 behaviour-cloning runs and rollouts in {time.perf_counter() - start:.0f} s",
-              flush=True)
+        took = time.perf_counter() - start
+        print(f"seed {seed}: {len(args.methods)} methods (pretraining, behaviour cloning, rollouts) in {took:.0f} s:",
+              json.dumps(results[-1]), flush=True)
 
     from jepa_domains.action.demo import STEPS
 
-    print(f"\nPendulum-v1 demo, {args.demo_episodes} demonstrations; {args.steps} pretraining steps; mean ± std over "
+    print(f"\nPendulum-v1 demo, {args.demo_episodes} demonstrations; {args.steps} {args.objective} pretraining steps"
+          f"{' (action-conditioned predictor)' if args.action_conditioned else ''}; "
+          f"{args.head} head, up to {args.epochs} epochs; mean ± std over "
           f"seeds {args.seeds}; {args.episodes} closed-loop episodes of {STEPS} steps per seed; run folders under "
           f"{work}:\n")
-    chunk = len(results[0][METHODS[0]]["mse"])
+    chunk = len(next(iter(results[0].values()))["mse"])
     print(f"| method | return | success rate | chunk MSE, step 1 | chunk MSE, step {chunk} | mean chunk MSE |")
     print("|---|---|---|---|---|---|")
-    for method in METHODS:
+    for method in args.methods:
         values = {
             "return": [r[method]["return"] for r in results],
             "success": [r[method]["success"] for r in results],

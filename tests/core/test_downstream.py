@@ -19,7 +19,7 @@ from jepa_platform.domain.contract import LabelSpec
 from jepa_platform.domain.registry import load_domain
 from jepa_platform.downstream.baseline import run_baseline
 from jepa_platform.downstream.config import resolve_downstream
-from jepa_platform.downstream.heads import AttentiveHead, LinearHead, MLPHead, build_head
+from jepa_platform.downstream.heads import AttentiveHead, LastTokenHead, LinearHead, MLPHead, build_head, last_valid
 from jepa_platform.downstream.metrics import average_by_group, direction, evaluate
 from jepa_platform.downstream.model import param_groups
 from jepa_platform.downstream.pretrained import build_encoder, export_encoder, read_checkpoint
@@ -65,7 +65,8 @@ def ecg_batch(length: int = 1000, batch: int = 3) -> dict[str, torch.Tensor]:
 
 
 @pytest.mark.parametrize(
-    "head", [LinearHead(8, 3), MLPHead(8, 3), AttentiveHead(8, 3, num_heads=2)], ids=["linear", "mlp", "attentive"]
+    "head", [LinearHead(8, 3), MLPHead(8, 3), AttentiveHead(8, 3, num_heads=2), LastTokenHead(8, 3)],
+    ids=["linear", "mlp", "attentive", "last"],
 )
 def test_heads_ignore_padding(head):
     head.eval()
@@ -77,6 +78,15 @@ def test_heads_ignore_padding(head):
     assert out.shape == (2, 3)
     assert torch.allclose(out, head(changed, valid), atol=1e-6)
     assert not torch.allclose(out, head(changed, None))
+
+
+def test_last_head_reads_each_samples_last_valid_token():
+    tokens = torch.arange(3 * 4 * 2, dtype=torch.float32).view(3, 4, 2)
+    valid = torch.tensor([[True] * 4, [False, False, True, True], [True, True, False, False]])  # padding either side
+    assert torch.equal(last_valid(tokens, valid), tokens[[0, 1, 2], [3, 3, 1]])
+    assert torch.equal(last_valid(tokens, None), tokens[:, -1])
+    with pytest.raises(ValueError, match="not last"):
+        build_head("last", 8, 3, 2, per_token=True)
 
 
 def test_views_are_averaged_per_group():

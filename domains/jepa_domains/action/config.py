@@ -62,6 +62,9 @@ class ActionDataConfig(DataConfig):
     """Steps between the starts of consecutive training windows of an episode."""
     action_weight: float = 1.0
     """Weight of the action-chunk regression beside the JEPA loss in pretraining; 0 pretrains with JEPA alone."""
+    action_conditioned: bool = False
+    """Give the predictor the actions between the context's latest step and each target step (seq-JEPA): it then
+    predicts what follows those actions, not what the demonstrator will do. Meant for ``future_chunks`` masks."""
     val_percent: float = 10.0
     test_percent: float = 10.0
     """Episodes held out for the downstream test (never seen in pretraining)."""

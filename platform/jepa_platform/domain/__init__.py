@@ -1,7 +1,8 @@
 """The plugin API: everything a domain plugin imports from the core, and nothing else.
 
 A plugin's modules import from ``jepa_platform.domain`` alone. The names that
-need torch (the token grid, tokenizers, target functions, auxiliary losses) are imported on
+need torch (the token grid, tokenizers, target functions, auxiliary losses,
+predictor conditioning) are imported on
 first use, so a plugin's light ``__init__`` keeps ``jepa-platform domains
 list`` fast.
 """
@@ -31,20 +32,22 @@ from .splits import Holdout, holdout_mask, in_holdout, split_holdout
 
 if TYPE_CHECKING:
     from .auxiliary import AuxiliaryLoss
+    from .conditioning import PredictorConditioning
     from .targets import TargetFunction
     from .tokens import MIN_VALID_TOKENS, TokenBatch, TokenGrid, Tokenizer
 
 _LAZY = {
     "AuxiliaryLoss": "auxiliary",
     "MIN_VALID_TOKENS": "tokens", "TokenBatch": "tokens", "TokenGrid": "tokens", "Tokenizer": "tokens",
-    "TargetFunction": "targets",
+    "TargetFunction": "targets", "PredictorConditioning": "conditioning",
 }
 
 __all__ = [
     "AuxiliaryLoss", "ENTRY_POINT_GROUP", "MIN_VALID_TOKENS", "BadFiles", "BaselineData", "DataConfig", "DatasetSplits",
     "DomainPlugin",
     "DownstreamTask", "Holdout", "JepaError", "LabelSpec", "Metric", "NanPolicy", "NanReport", "NanWindows",
-    "PrepareSource", "PreparedSamples", "PreparedShards", "Section", "TargetFunction", "TaskConfig", "TokenBatch",
+    "PredictorConditioning", "PrepareSource", "PreparedSamples", "PreparedShards", "Section", "TargetFunction",
+    "TaskConfig", "TokenBatch",
     "TokenGrid", "Tokenizer", "apply_nan_policy", "cache_dir", "check_nan", "fill_linear", "holdout_mask",
     "in_holdout", "list_domains", "load_domain", "one_line", "resample_missing", "split_holdout",
 ]

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from torch.utils.data import Dataset
 
     from .auxiliary import AuxiliaryLoss
+    from .conditioning import PredictorConditioning
     from .targets import TargetFunction
     from .tokens import Tokenizer
 
@@ -309,6 +310,16 @@ class DomainPlugin(ABC, Generic[DataT, TaskT]):
         An :class:`~jepa_platform.domain.AuxiliaryLoss` maps the context encoder's
         output, the context indices and the batch to a weighted scalar; it trains
         with the encoder and is not part of the exported encoder.
+        """
+        return None
+
+    def predictor_conditioning(self, data: DataT, width: int) -> "PredictorConditioning | None":
+        """Vectors added to the predictor's target queries (e.g. the actions between context and target, as in
+        seq-JEPA); ``None``: the predictor sees the targets' positions alone.
+
+        A :class:`~jepa_platform.domain.PredictorConditioning` maps the batch and
+        the masks to ``K × B × Nt × width`` vectors (``width``: the predictor's);
+        it trains with the predictor and is not part of the exported encoder.
         """
         return None
 

@@ -13,7 +13,7 @@ from pathlib import Path
 def add_commands(commands: argparse._SubParsersAction) -> None:
     """Add the downstream subcommands to the ``jepa-platform`` parser."""
     for name, summary in (
-        ("probe", "train a linear, MLP or attentive head on a frozen encoder"),
+        ("probe", "train a linear, MLP, attentive or last-token head on a frozen encoder"),
         ("finetune", "fine-tune the encoder and a head (layer-wise learning-rate decay)"),
     ):
         sub = commands.add_parser(

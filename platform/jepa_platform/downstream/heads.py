@@ -1,4 +1,5 @@
-"""Heads on encoder tokens: linear or MLP on the mean of the valid tokens, or attentive pooling.
+"""Heads on encoder tokens: linear or MLP on the mean of the valid tokens, attentive pooling, or an MLP on the
+last valid token (tokens in time order).
 
 The attentive head is V-JEPA's attentive probe: one learned query
 cross-attends to the tokens, a block with an MLP of ratio 4 refines it, and
@@ -103,6 +104,32 @@ class AttentiveHead(nn.Module):
         return self.linear(pooled[:, 0])
 
 
+def last_valid(tokens: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
+    """Each sample's last valid token, ``B × N × D -> B × D`` (the last token when ``valid`` is ``None``)."""
+    if valid is None:
+        return tokens[:, -1]
+    positions = torch.arange(1, tokens.shape[1] + 1, device=tokens.device)
+    last = (valid.to(positions.dtype) * positions).argmax(dim=1)
+    return tokens[torch.arange(len(tokens), device=tokens.device), last]
+
+
+class LastTokenHead(nn.Module):
+    """The last valid token (tokens in time order: the latest step), a LayerNorm, an MLP with one GELU hidden
+    layer of ``mlp_ratio × dim``."""
+
+    def __init__(self, dim: int, outputs: int, mlp_ratio: float = 4.0) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio), outputs)
+        for module in self.mlp.modules():
+            if isinstance(module, nn.Linear):
+                trunc_normal_(module.weight, std=0.02)
+                nn.init.zeros_(module.bias)
+
+    def forward(self, tokens: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
+        return self.mlp(self.norm(last_valid(tokens, valid)))
+
+
 class TokenHead(nn.Module):
     """Per-token logits of a dense task: each token standardized by a BatchNorm without affine parameters (over
     the batch's tokens), then one linear layer (``linear``) or an MLP with one GELU hidden layer (``mlp``)."""
@@ -122,14 +149,16 @@ class TokenHead(nn.Module):
 
 
 def build_head(kind: HeadKind, dim: int, outputs: int, num_heads: int, per_token: bool = False) -> nn.Module:
-    """A ``linear``, ``mlp`` or ``attentive`` head mapping ``B × N × dim`` tokens to ``B × outputs`` logits;
-    ``per_token`` (dense tasks): a ``linear`` or ``mlp`` head giving ``B × N × outputs``."""
+    """A ``linear``, ``mlp``, ``attentive`` or ``last`` head mapping ``B × N × dim`` tokens to ``B × outputs``
+    logits; ``per_token`` (dense tasks): a ``linear`` or ``mlp`` head giving ``B × N × outputs``."""
     if per_token:
-        if kind == "attentive":
-            raise ValueError("a dense (per-token) task takes a linear or mlp head, not attentive")
+        if kind in ("attentive", "last"):
+            raise ValueError(f"a dense (per-token) task takes a linear or mlp head, not {kind}")
         return TokenHead(dim, outputs, mlp=kind == "mlp")
     if kind == "linear":
         return LinearHead(dim, outputs)
     if kind == "mlp":
         return MLPHead(dim, outputs)
+    if kind == "last":
+        return LastTokenHead(dim, outputs)
     return AttentiveHead(dim, outputs, num_heads)

@@ -18,7 +18,8 @@ class Predictor(nn.Module):
 
     Each of the K target blocks is predicted in its own pass (the context
     repeated K times), from a shared learned mask token plus the target's
-    positional embedding. Its output goes through one linear head per kind
+    positional embedding (plus, when given, a domain's conditioning of each
+    target, e.g. the actions between context and target). Its output goes through one linear head per kind
     of target: ``proj_out`` back to the encoder width (latent targets) and
     ``proj_domain`` to the width of a domain target function.
 
@@ -49,21 +50,27 @@ class Predictor(nn.Module):
             if head is not None:
                 init_weights(head)
 
-    def features(self, context: torch.Tensor, masks: Masks) -> torch.Tensor:
-        """``B × Nc × D`` context embeddings -> ``K × B × Nt × width`` predictor outputs before the heads."""
+    def features(self, context: torch.Tensor, masks: Masks, condition: torch.Tensor | None = None) -> torch.Tensor:
+        """``B × Nc × D`` context embeddings -> ``K × B × Nt × width`` predictor outputs before the heads;
+        ``condition`` (``K × B × Nt × width``) is added to the target queries."""
         batch, num_targets, target_len = masks.targets.shape
         x = self.proj_in(context) + self.pos_embed(masks.context).to(context.dtype)
         x = x.repeat(num_targets, 1, 1)
         targets = masks.targets.transpose(0, 1).reshape(num_targets * batch, target_len)
         queries = self.mask_token.to(x.dtype) + self.pos_embed(targets).to(x.dtype)
+        if condition is not None:
+            queries = queries + condition.reshape(num_targets * batch, target_len, -1).to(x.dtype)
         tokens = torch.cat([x, queries], dim=1)
         torch._dynamo.maybe_mark_dynamic(tokens, 1)  # a compiled stack: one graph for every mask size
         out = self.stack(tokens)[:, -target_len:]
         return out.reshape(num_targets, batch, target_len, -1)
 
-    def forward(self, context: torch.Tensor, masks: Masks) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    def forward(
+        self, context: torch.Tensor, masks: Masks, condition: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """``B × Nc × D`` context embeddings -> ``K × B × Nt × D`` latent and ``K × B × Nt × Dt`` domain
-        predictions (``None`` for a kind of target the predictor has no head for)."""
-        out = self.features(context, masks)
+        predictions (``None`` for a kind of target the predictor has no head for); ``condition`` as in
+        :meth:`features`."""
+        out = self.features(context, masks, condition)
         latent = self.proj_out(out) if self.proj_out is not None else None
         return latent, self.proj_domain(out) if self.proj_domain is not None else None

@@ -68,6 +68,7 @@ class JEPAModule(L.LightningModule):
         self.ema = EMATeacher(self.encoder, cfg.objective.ema_momentum) if cfg.objective.teacher else None
         self.teacher = None if self.ema is None else self.ema.network  # registered here: checkpoints hold "teacher."
         self.auxiliary = plugin.auxiliary_loss(cfg.data, cfg.model.embed_dim)  # the domain's supervised term, if any
+        self.conditioning = plugin.predictor_conditioning(cfg.data, cfg.model.predictor_dim)  # e.g. actions, if any
         self.masking = build_masking(cfg.masking)
         self.loss_fn = LOSSES[cfg.objective.loss]
         self._mask_generator = torch.Generator()
@@ -144,11 +145,13 @@ class JEPAModule(L.LightningModule):
         """Predict the targets of the target tokens from the context.
 
         ``seed`` draws SIGReg's slices (the same on every rank). A domain's
-        auxiliary loss on the context embeddings is added to the loss as it is.
+        auxiliary loss on the context embeddings is added to the loss as it is; a domain's predictor
+        conditioning is added to the predictor's target queries.
         """
         objective = self.recipe.objective
         context = self.encoder.encode(self.encoder.embed_tokens(batch).tokens, keep=masks.context)
-        latent_prediction, domain_prediction = self.predictor(context, masks)
+        condition = None if self.conditioning is None else self.conditioning(batch, masks)
+        latent_prediction, domain_prediction = self.predictor(context, masks, condition)
         latent = domain = None
         full = None
         if self.ema is not None:
