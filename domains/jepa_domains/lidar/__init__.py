@@ -10,7 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from jepa_platform.domain import (
-    DatasetSplits, DomainPlugin, DownstreamTask, PreparedSamples, PreparedShards, PrepareSource,
+    DatasetSplits,
+    DomainPlugin,
+    DownstreamTask,
+    PreparedSamples,
+    PreparedShards,
+    PrepareSource,
 )
 
 from .config import LidarDataConfig, LidarTaskConfig

@@ -408,7 +408,8 @@ class ShardedDataset(IterableDataset):
                 held, position = held + take, position + take
                 if held == self.batch_size:
                     yield batch
-                    previous, batch, held = (batch if shared and self.keep_previous else None), None, 0
+                    # `previous` holds the batch just yielded until the next is filled (keep_previous)
+                    previous, batch, held = (batch if shared and self.keep_previous else None), None, 0  # noqa: F841
             del opened  # unmap this group's shards before the next group maps its own
         if held and not self.drop_last:
             yield {name: array[:held] for name, array in batch.items()}

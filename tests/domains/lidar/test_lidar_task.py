@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from jepa_domains.lidar.config import LidarDataConfig, LidarTaskConfig
+from jepa_domains.lidar.dataset import token_labels
 from jepa_domains.lidar.demo import write_demo
 from jepa_domains.lidar.readers import Boxes
-from jepa_domains.lidar.dataset import token_labels
 from jepa_domains.lidar.task import build_task
 from jepa_platform.domain import LabelSpec
 from jepa_platform.downstream.metrics import evaluate
