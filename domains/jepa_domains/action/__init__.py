@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from jepa_platform.domain import DatasetSplits, DomainPlugin, DownstreamTask, JepaError
+from jepa_platform.domain import DatasetSplits, DomainPlugin, DownstreamTask, JepaError, PreparedSamples, PrepareSource
 
 from .config import ActionDataConfig, ActionTaskConfig
 
@@ -95,6 +95,23 @@ class ActionDomain(DomainPlugin[ActionDataConfig, ActionTaskConfig]):
         from .dataset import load_splits
 
         return load_splits(root, data)
+
+    def prepare_source(self, root: Path, data: ActionDataConfig) -> PrepareSource:
+        from .prepare import prepare_source
+
+        return prepare_source(root, data)
+
+    def prepare_item(self, item: Any, data: ActionDataConfig) -> PreparedSamples:
+        from .prepare import prepare_item
+
+        return prepare_item(item, data)
+
+    def shard_settings(self, data: ActionDataConfig) -> dict[str, Any]:
+        # the action weight and conditioning shape the model, not the stored windows; the demo settings name the
+        # demo file, whose episodes the manifest's items hash covers
+        return data.model_dump(
+            mode="json", exclude={"path", "action_weight", "action_conditioned", "demo_episodes", "demo_noisy_share"}
+        )
 
     def read_file(self, path: Path, data: ActionDataConfig) -> dict[str, Any]:
         """Every window of every episode in one HDF5 file (or folder of episodes), as training reads them."""
