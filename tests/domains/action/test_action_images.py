@@ -60,6 +60,8 @@ def test_aloha_cameras_become_patch_tokens_per_step(aloha):
     changed["image/images/top"][0, 3] = 255 - changed["image/images/top"][0, 3]  # step 3 of sample 0 only
     difference = (tokenizer(changed).tokens - tokens).abs().sum(dim=2).view(4, 8, per_step) > 0
     assert difference[0, 3, 1:5].all() and difference.sum() == 4  # exactly the top camera's patches of that step
+    windows = plugin.read_file(folder / "episode_1.hdf5", data)  # embedding one file: every window, its frames
+    assert windows["image/images/top"].shape == (4, 8, 16, 16, 3) and windows["obs"].shape == (4, 8, 28)
 
 
 def test_future_chunks_mask_whole_steps_and_the_losses_run(aloha):
