@@ -33,7 +33,8 @@ class ActionConditioning(PredictorConditioning):
         rows = (latest[:, None] + offsets).clamp(max=actions.shape[1] - 1)  # B × span: a_c, a_{c+1}, ...
         taken = actions.gather(1, rows.unsqueeze(-1).expand(-1, -1, actions.shape[2]))
         taken = taken * valid.gather(1, rows).unsqueeze(-1).to(taken.dtype)  # B × span × A
-        ahead = masks.targets.to(latest.device) // self.per_step - latest[:, None, None]  # B × K × Nt: steps from c to each target
+        targets = masks.targets.to(latest.device) // self.per_step  # B × K × Nt: each target token's step
+        ahead = targets - latest[:, None, None]  # steps from c to each target
         before = offsets < ahead.unsqueeze(-1)  # B × K × Nt × span: a_{c+j} comes before the target
         between = taken[:, None, None] * before.unsqueeze(-1).to(taken.dtype)  # B × K × Nt × span × A
         return self.proj(between.flatten(-2).to(self.proj.weight.dtype)).transpose(0, 1)  # K × B × Nt × width

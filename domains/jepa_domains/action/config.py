@@ -89,6 +89,8 @@ class ActionDataConfig(DataConfig):
     def _check(self) -> "ActionDataConfig":
         if self.image_size < 1 or self.patch_size < 1 or self.image_size % self.patch_size:
             raise ValueError("need data.image_size a positive multiple of data.patch_size")
+        if set(self.obs_keys) & set(self.image_keys):
+            raise ValueError("data.obs_keys and data.image_keys must not share a key")
         if self.window < 2 or self.chunk < 1 or self.stride < 1 or self.action_weight < 0:
             raise ValueError("need window >= 2, chunk >= 1, stride >= 1 and action_weight >= 0")
         if min(self.val_percent, self.test_percent) < 0 or self.val_percent + self.test_percent >= 100:

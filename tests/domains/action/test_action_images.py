@@ -121,5 +121,13 @@ def test_float_frames_in_unit_range_and_missing_keys(tmp_path):
     path = _robomimic_with(tmp_path, "camera", np.full((11, 4, 4, 1), 0.5))
     frames = read_episodes(path, image_keys=["camera"]).episodes[0].images["camera"]
     assert frames.dtype == np.uint8 and (frames == 128).all()
-    with pytest.raises(JepaError, match=r"observation key 'wrist' not found \(data/demo_0/obs/wrist\); data.image_keys"):
+    missing = r"observation key 'wrist' not found \(data/demo_0/obs/wrist\); data.image_keys names it"
+    with pytest.raises(JepaError, match=missing):
         read_episodes(path, image_keys=["wrist"])
+
+
+def test_image_settings_are_checked():
+    with pytest.raises(ValueError, match="must not share a key"):
+        ActionDataConfig(obs_keys=["agentview_image"], image_keys=["agentview_image"])
+    with pytest.raises(ValueError, match="positive multiple of data.patch_size"):
+        ActionDataConfig(image_keys=["agentview_image"], image_size=84, patch_size=16)
