@@ -222,7 +222,22 @@ def test_future_chunks_must_fit_the_sequence():
     with pytest.raises(ValueError, match="exceeds the sequence"):
         FutureChunkMaskingConfig(context_share=(0.5, 0.6), chunk_share=(0.2, 0.3), num_chunks=2)
     with pytest.raises(JepaError, match="1-D time grid"):
-        draw(FutureChunkMaskingConfig(), (4, 10), 2)
+        draw(FutureChunkMaskingConfig(), (4, 5, 2), 2)
+
+
+def test_future_chunks_on_a_time_by_token_grid_take_whole_steps():
+    steps, per_step, batch = 16, 3, 6
+    valid = torch.ones(batch, steps * per_step, dtype=torch.bool)
+    valid[::2, -2 * per_step :] = False  # every other sample ends two steps early (padding)
+    masks = draw(FutureChunkMaskingConfig(num_chunks=2), (steps, per_step), batch, 3, valid)
+    for index in (masks.context, masks.targets.flatten(1)):
+        grouped = index.view(batch, -1, per_step)
+        assert torch.equal(grouped % per_step, torch.arange(per_step).expand_as(grouped))  # whole steps
+        assert torch.equal(grouped // per_step, (grouped[..., :1] // per_step).expand_as(grouped))
+        assert bool(valid.gather(1, index).all())
+    context_steps = masks.context.view(batch, -1, per_step)[..., 0] // per_step
+    target_steps = masks.targets.view(batch, 2, -1, per_step)[..., 0] // per_step
+    assert bool((target_steps.flatten(1).min(dim=1).values > context_steps.max(dim=1).values).all())  # the future
 
 
 # ----------------------------------------------------------------------------- multi-block (2-D)

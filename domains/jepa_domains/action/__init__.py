@@ -68,7 +68,10 @@ class ActionDomain(DomainPlugin[ActionDataConfig, ActionTaskConfig]):
 
         if data.normalization is None:
             raise JepaError("data.normalization is not set: resolve the recipe (it is fitted on the training episodes)")
-        return StepTokenizer(data.normalization.obs_dim, data.window, embed_dim)
+        cameras = {spec.name: spec.shape[2] for spec in data.normalization.images}
+        return StepTokenizer(
+            data.normalization.obs_dim, data.window, embed_dim, cameras, data.image_size, data.patch_size
+        )
 
     def auxiliary_loss(self, data: ActionDataConfig, embed_dim: int):
         """The action-chunk regression beside the JEPA loss (``data.action_weight``; none at 0)."""
@@ -78,7 +81,9 @@ class ActionDomain(DomainPlugin[ActionDataConfig, ActionTaskConfig]):
             return None
         if data.normalization is None:
             raise JepaError("data.normalization is not set: resolve the recipe (it is fitted on the training episodes)")
-        return ActionChunkLoss(embed_dim, data.chunk, data.normalization.action_dim, data.action_weight)
+        return ActionChunkLoss(
+            embed_dim, data.chunk, data.normalization.action_dim, data.action_weight, tokens_per_step(data)
+        )
 
     def predictor_conditioning(self, data: ActionDataConfig, width: int):
         """With ``data.action_conditioned``: the actions between the context and each target step, added to the
@@ -89,7 +94,7 @@ class ActionDomain(DomainPlugin[ActionDataConfig, ActionTaskConfig]):
             return None
         if data.normalization is None:
             raise JepaError("data.normalization is not set: resolve the recipe (it is fitted on the training episodes)")
-        return ActionConditioning(data.window, data.normalization.action_dim, width)
+        return ActionConditioning(data.window, data.normalization.action_dim, width, tokens_per_step(data))
 
     def build_datasets(self, root: Path, data: ActionDataConfig) -> DatasetSplits:
         from .dataset import load_splits
@@ -125,6 +130,12 @@ class ActionDomain(DomainPlugin[ActionDataConfig, ActionTaskConfig]):
         from .task import build_task
 
         return build_task(root, data, task)
+
+
+def tokens_per_step(data: ActionDataConfig) -> int:
+    """Tokens of one step: the state token and each camera's patches."""
+    assert data.normalization is not None
+    return 1 + len(data.normalization.images) * (data.image_size // data.patch_size) ** 2
 
 
 plugin = ActionDomain()

@@ -18,6 +18,13 @@ class KeyStats(Section):
     std: list[float]
 
 
+class ImageSpec(Section):
+    """One camera key and its frames' shape (``height, width, channels``, as stored)."""
+
+    name: str
+    shape: tuple[int, int, int]
+
+
 class Normalization(Section):
     """What the training episodes say about the data: layout, keys and their statistics.
 
@@ -29,6 +36,7 @@ class Normalization(Section):
     layout: Layout
     observations: list[KeyStats]
     actions: KeyStats
+    images: list[ImageSpec] = []
 
     @property
     def obs_dim(self) -> int:
@@ -51,6 +59,11 @@ class ActionDataConfig(DataConfig):
 
     obs_keys: list[str] = []
     """Observation keys (robomimic ``obs/<key>``, ALOHA ``qpos``/``qvel``); empty: every low-dimensional key."""
+    image_keys: list[str] = []
+    """Camera keys (``T × H × W × C`` uint8; robomimic ``agentview_image``, ALOHA ``images/top``): each step's
+    frames, resized to ``image_size``, become ``(image_size / patch_size)²`` patch tokens per camera."""
+    image_size: int = 64
+    patch_size: int = 16
     filter_key: str | None = None
     """A robomimic ``mask/<filter_key>`` list of demos to read (e.g. ``train``); ``None``: every demo."""
     label_keys: list[str] = []
@@ -74,6 +87,10 @@ class ActionDataConfig(DataConfig):
 
     @model_validator(mode="after")
     def _check(self) -> "ActionDataConfig":
+        if self.image_size < 1 or self.patch_size < 1 or self.image_size % self.patch_size:
+            raise ValueError("need data.image_size a positive multiple of data.patch_size")
+        if set(self.obs_keys) & set(self.image_keys):
+            raise ValueError("data.obs_keys and data.image_keys must not share a key")
         if self.window < 2 or self.chunk < 1 or self.stride < 1 or self.action_weight < 0:
             raise ValueError("need window >= 2, chunk >= 1, stride >= 1 and action_weight >= 0")
         if min(self.val_percent, self.test_percent) < 0 or self.val_percent + self.test_percent >= 100:

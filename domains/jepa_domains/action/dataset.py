@@ -4,7 +4,8 @@ A pretraining sample is ``window`` consecutive steps of one episode: ``obs``
 (``W × F``, normalized), ``obs_valid`` (``W``; ``False`` past the end of a
 short episode), and the actions from its first step on, ``W + chunk - 1`` of
 them (normalized), with ``action_valid``, so that the action chunk of any step
-of the window can be read from it.
+of the window can be read from it; with ``data.image_keys``, ``image/<key>``
+(``W × H × W × C`` uint8 frames, zero past the end) for each camera.
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ import torch
 from jepa_platform.domain import DatasetSplits, JepaError, LabelSpec
 from torch.utils.data import Dataset
 
-from .config import ActionDataConfig, KeyStats, Normalization
+from .config import ActionDataConfig, ImageSpec, KeyStats, Normalization
 from .readers import Episode, EpisodeSet, read_episodes
 
 
 def read(root: Path, data: ActionDataConfig) -> EpisodeSet:
     """The episodes at ``root`` as ``data`` selects them."""
-    return read_episodes(root, data.obs_keys, data.filter_key, data.label_keys)
+    return read_episodes(root, data.obs_keys, data.filter_key, data.label_keys, data.image_keys)
 
 
 def split_episodes(names: list[str], data: ActionDataConfig) -> dict[str, np.ndarray]:
@@ -48,9 +49,11 @@ def fit_normalization(episodes: EpisodeSet, train: np.ndarray) -> Normalization:
     """Per-key means and standard deviations over every step of the training episodes ``train``."""
     chosen = [episodes.episodes[i] for i in train]
     observations = [_stats(key, np.concatenate([e.observations[key] for e in chosen])) for key in episodes.keys]
+    first = episodes.episodes[0].images
     return Normalization(
         layout=episodes.layout, observations=observations,
         actions=_stats("actions", np.concatenate([e.actions for e in chosen])),
+        images=[ImageSpec(name=key, shape=first[key].shape[1:]) for key in first],
     )
 
 
@@ -61,10 +64,19 @@ def resolved(root: Path, data: ActionDataConfig) -> tuple[EpisodeSet, dict[str, 
     if data.normalization is None:
         data = data.model_copy(update={"normalization": fit_normalization(episodes, splits["train"])})
     assert data.normalization is not None
-    saved = [key.name for key in data.normalization.observations]
+    check_keys(root, episodes, data.normalization)
+    return episodes, splits, data
+
+
+def check_keys(root: Path, episodes: EpisodeSet, norm: Normalization) -> None:
+    """The episodes' observation and image keys (and image shapes) must be those ``norm`` was fitted on."""
+    saved = [key.name for key in norm.observations]
     if saved != episodes.keys:
         raise JepaError(f"{root}: observation keys {episodes.keys} differ from the saved normalization's {saved}")
-    return episodes, splits, data
+    found = {key: tuple(frames.shape[1:]) for key, frames in episodes.episodes[0].images.items()}
+    expected = {spec.name: tuple(spec.shape) for spec in norm.images}
+    if found != expected:
+        raise JepaError(f"{root}: image keys and shapes {found} differ from the saved normalization's {expected}")
 
 
 @dataclass
@@ -77,6 +89,8 @@ class Steps:
     starts: np.ndarray
     lengths: np.ndarray
     labels: np.ndarray
+    images: dict[str, np.ndarray]
+    """Camera frames per image key, ``S × H × W × C`` uint8."""
 
 
 def normalize(values: np.ndarray, stats: KeyStats) -> np.ndarray:
@@ -110,6 +124,11 @@ def concatenate(episodes: list[Episode], norm: Normalization) -> Steps:
         starts=np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64),
         lengths=lengths,
         labels=np.array([e.label for e in episodes], dtype=np.int64),
+        images={
+            spec.name: np.concatenate([e.images[spec.name] for e in episodes])
+            if episodes else np.zeros((0, *spec.shape), np.uint8)
+            for spec in norm.images
+        },
     )
 
 
@@ -119,6 +138,17 @@ def gather(values: np.ndarray, steps: Steps, episode: int, first: int, count: in
     valid = (relative >= 0) & (relative < steps.lengths[episode])
     rows = values[steps.starts[episode] + np.clip(relative, 0, steps.lengths[episode] - 1)]
     return np.where(valid[:, None], rows, 0).astype(np.float32), valid
+
+
+def gather_images(steps: Steps, episode: int, first: int, count: int) -> dict[str, torch.Tensor]:
+    """``image/<key>``: frames ``first .. first + count - 1`` of an episode per camera (uint8, zero outside it)."""
+    relative = first + np.arange(count)
+    valid = (relative >= 0) & (relative < steps.lengths[episode])
+    rows = steps.starts[episode] + np.clip(relative, 0, steps.lengths[episode] - 1)
+    return {
+        f"image/{key}": torch.from_numpy(frames[rows] * valid[:, None, None, None].astype(np.uint8))
+        for key, frames in steps.images.items()
+    }
 
 
 class WindowDataset(Dataset):
@@ -141,6 +171,7 @@ class WindowDataset(Dataset):
         sample = {
             "obs": torch.from_numpy(obs), "obs_valid": torch.from_numpy(obs_valid),
             "actions": torch.from_numpy(actions), "action_valid": torch.from_numpy(action_valid),
+            **gather_images(self.steps, episode, first, self.window),
         }
         if self.labelled:
             sample["label"] = torch.tensor(self.steps.labels[episode])
@@ -152,10 +183,8 @@ def file_windows(path: Path, data: ActionDataConfig) -> dict[str, np.ndarray]:
     the saved statistics, as arrays with a leading axis of windows; for embedding one file."""
     if data.normalization is None:
         raise JepaError("data.normalization is not set: embed with an encoder whose recipe was resolved")
-    episodes = read_episodes(path, data.obs_keys)
-    saved = [key.name for key in data.normalization.observations]
-    if saved != episodes.keys:
-        raise JepaError(f"{path}: observation keys {episodes.keys} differ from the saved normalization's {saved}")
+    episodes = read_episodes(path, data.obs_keys, image_keys=data.image_keys)
+    check_keys(path, episodes, data.normalization)
     windows = WindowDataset(concatenate(episodes.episodes, data.normalization), data, labelled=False)
     if not len(windows):
         raise JepaError(f"{path}: gives no window of data.window={data.window} steps")

@@ -10,14 +10,14 @@ The layout is inferred from each file, never configured:
   and ``action``; a folder of such files is a data set.
 
 Low-dimensional keys (``T`` or ``T × F`` arrays) are observations; camera images (``T × H × W × C``) are
-listed and left out (this domain tokenizes low-dimensional observations). Every problem is one
-:class:`JepaError` naming the file and the key.
+read when ``data.image_keys`` names them (kept uint8, channels last) and listed as left out otherwise.
+Every problem is one :class:`JepaError` naming the file and the key.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import h5py
@@ -31,12 +31,14 @@ SUFFIXES = (".hdf5", ".h5", ".hdf")
 
 @dataclass
 class Episode:
-    """One demonstration: observations per key (``T × F``), actions (``T × A``) and its class (``-1``: none)."""
+    """One demonstration: observations per key (``T × F``), actions (``T × A``), its class (``-1``: none) and
+    camera frames per image key (``T × H × W × C`` uint8)."""
 
     name: str
     observations: dict[str, np.ndarray]
     actions: np.ndarray
     label: int = -1
+    images: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass
@@ -128,8 +130,8 @@ def _steps(path: Path, key: str, dataset: h5py.Dataset) -> np.ndarray:
     """A dataset as ``T × F`` float64, checked finite."""
     if not _low_dim(dataset):
         raise JepaError(
-            f"{path}: {key} is not low-dimensional (shape {dataset.shape}); camera images are not tokenized by this "
-            "domain: name low-dimensional keys in data.obs_keys"
+            f"{path}: {key} is not low-dimensional (shape {dataset.shape}); name camera images in data.image_keys, "
+            "low-dimensional keys in data.obs_keys"
         )
     values = np.asarray(dataset[()], dtype=np.float64)
     values = values.reshape(len(values), -1) if values.ndim else values.reshape(1, 1)
@@ -138,8 +140,27 @@ def _steps(path: Path, key: str, dataset: h5py.Dataset) -> np.ndarray:
     return _finite(path, key, values)
 
 
-def read_demo(path: Path, file: h5py.File, demo: str, layout: Layout, keys: list[str]) -> Episode:
-    """One demo (``data/<demo>``, or the whole file for ALOHA) with observation ``keys``."""
+def _frames(path: Path, key: str, dataset: h5py.Dataset) -> np.ndarray:
+    """A camera dataset as ``T × H × W × C`` uint8: uint8 as stored, floats in [0, 1] scaled to 0..255."""
+    if dataset.ndim != 4 or not 1 <= dataset.shape[3] <= 4:
+        raise JepaError(
+            f"{path}: {key} has shape {dataset.shape}; camera images must be T × H × W × C with 1 to 4 channels last"
+        )
+    if dataset.dtype == np.uint8:
+        return dataset[()]
+    if not np.issubdtype(dataset.dtype, np.floating):
+        raise JepaError(f"{path}: {key} has dtype {dataset.dtype}; camera images must be uint8 or floats in [0, 1]")
+    values = dataset[()]
+    low, high = float(np.min(values)), float(np.max(values))
+    if not (0 <= low and high <= 1):  # also catches NaN
+        raise JepaError(f"{path}: {key} holds floats in [{low:g}, {high:g}]; float camera images must lie in [0, 1]")
+    return np.round(values * 255).astype(np.uint8)
+
+
+def read_demo(
+    path: Path, file: h5py.File, demo: str, layout: Layout, keys: list[str], image_keys: list[str] = ()
+) -> Episode:
+    """One demo (``data/<demo>``, or the whole file for ALOHA) with observation ``keys`` and camera ``image_keys``."""
     prefix = "" if layout == "aloha" else f"data/{demo}/"
     action_key = f"{prefix}{'action' if layout == 'aloha' else 'actions'}"
     if action_key not in file:
@@ -147,19 +168,20 @@ def read_demo(path: Path, file: h5py.File, demo: str, layout: Layout, keys: list
         raise JepaError(f"{path}: {where} has no '{name}' dataset")
     actions = _steps(path, action_key, file[action_key])
     obs_prefix = {"robomimic": f"{prefix}obs/", "robosuite": prefix, "aloha": "observations/"}[layout]
-    observations = {}
-    for key in keys:
+    observations, images = {}, {}
+    for key in [*keys, *image_keys]:
         name = f"{obs_prefix}{key}"
         if name not in file:
-            raise JepaError(f"{path}: observation key '{key}' not found ({name}); data.obs_keys names it")
-        values = _steps(path, name, file[name])
+            setting = "data.image_keys" if key in image_keys else "data.obs_keys"
+            raise JepaError(f"{path}: observation key '{key}' not found ({name}); {setting} names it")
+        values = _frames(path, name, file[name]) if key in image_keys else _steps(path, name, file[name])
         if len(values) != len(actions):
             raise JepaError(
                 f"{path}: {name} has {len(values)} steps but {action_key} has {len(actions)}; "
                 "observations and actions must have one row per step"
             )
-        observations[key] = values
-    return Episode(f"{path.name}:{demo}", observations, actions)
+        (images if key in image_keys else observations)[key] = values
+    return Episode(f"{path.name}:{demo}", observations, actions, images=images)
 
 
 def _mask(path: Path, file: h5py.File, key: str) -> set[str]:
@@ -171,7 +193,7 @@ def _mask(path: Path, file: h5py.File, key: str) -> set[str]:
 
 
 def read_file(
-    path: Path, obs_keys: list[str], filter_key: str | None, label_keys: list[str]
+    path: Path, obs_keys: list[str], filter_key: str | None, label_keys: list[str], image_keys: list[str] = ()
 ) -> tuple[Layout, list[str], list[str], list[Episode]]:
     """Every episode of one file: its layout, observation keys, left-out keys and episodes."""
     if not h5py.is_hdf5(path):
@@ -194,10 +216,10 @@ def read_file(
                 if not demos:
                     raise JepaError(f"{path}: filter key 'mask/{filter_key}' selects no demo of the 'data' group")
         low, other = available_keys(path, file, demos[0], layout)
-        keys = list(obs_keys) or low
+        keys = list(obs_keys) or [key for key in low if key not in image_keys]
         if not keys:
             raise JepaError(f"{path}: no low-dimensional observation keys (found only {other})")
-        episodes = [read_demo(path, file, demo, layout, keys) for demo in demos]
+        episodes = [read_demo(path, file, demo, layout, keys, list(image_keys)) for demo in demos]
         if label_keys:
             members = [_mask(path, file, key) for key in label_keys]
             for episode, demo in zip(episodes, demos):
@@ -208,19 +230,23 @@ def read_file(
                         f"{path}: demo '{demo}' must be in exactly one of the label filter keys, is in {where}"
                     )
                 episode.label = classes[0]
-    return layout, keys, [key for key in other if key not in keys], episodes
+    return layout, keys, [key for key in other if key not in keys and key not in image_keys], episodes
 
 
 def read_episodes(
-    path: str | Path, obs_keys: list[str] = (), filter_key: str | None = None, label_keys: list[str] = ()
+    path: str | Path, obs_keys: list[str] = (), filter_key: str | None = None, label_keys: list[str] = (),
+    image_keys: list[str] = (),
 ) -> EpisodeSet:
-    """Every episode of the HDF5 file or folder at ``path`` (layouts and key widths must agree across files)."""
+    """Every episode of the HDF5 file or folder at ``path`` (layouts, key widths and image shapes must agree
+    across files)."""
     files = episode_files(Path(path).expanduser())
     layouts, episodes, left_out = set(), [], set()
     keys: list[str] = []
-    widths: dict[str, int] = {}
+    widths: dict[str, int | tuple[int, ...]] = {}
     for file in files:
-        layout, file_keys, other, file_episodes = read_file(file, list(obs_keys), filter_key, list(label_keys))
+        layout, file_keys, other, file_episodes = read_file(
+            file, list(obs_keys), filter_key, list(label_keys), list(image_keys)
+        )
         layouts.add(layout)
         if keys and file_keys != keys:
             raise JepaError(f"{file}: observation keys {file_keys} differ from {files[0].name}'s {keys}")
@@ -229,6 +255,7 @@ def read_episodes(
         for episode in file_episodes:
             shapes = {key: value.shape[1] for key, value in episode.observations.items()}
             shapes["actions"] = episode.actions.shape[1]
+            shapes.update({key: frames.shape[1:] for key, frames in episode.images.items()})
             for key, width in shapes.items():
                 if widths.setdefault(key, width) != width:
                     raise JepaError(f"{file}: {episode.name} has {key} of width {width}, other episodes {widths[key]}")
@@ -238,6 +265,7 @@ def read_episodes(
     layout = layouts.pop()
     steps = sum(len(e.actions) for e in episodes)
     dims = ", ".join(f"{key} ({widths[key]})" for key in keys)
+    dims += "".join(f"; images {key} ({' × '.join(map(str, widths[key]))})" for key in image_keys)
     line = (
         f"{path}: {layout} layout inferred; {len(episodes)} episodes in {len(files)} "
         f"file{'s' * (len(files) != 1)}, {steps} steps; observation keys {dims}; actions ({widths['actions']})"

@@ -18,7 +18,7 @@ from jepa_platform.domain import DownstreamTask, JepaError, LabelSpec
 from torch.utils.data import Dataset
 
 from .config import ActionDataConfig, ActionTaskConfig, Normalization
-from .dataset import Steps, concatenate, gather, observation_vector, resolved
+from .dataset import Steps, concatenate, gather, gather_images, observation_vector, resolved
 
 Policy = Callable[[dict[str, torch.Tensor]], torch.Tensor]
 """A batch ``{obs: B × W × F, obs_valid: B × W}`` -> ``B × chunk × action_dim`` actions in their units."""
@@ -43,6 +43,7 @@ class PolicyDataset(Dataset):
         return {
             "obs": torch.from_numpy(obs), "obs_valid": torch.from_numpy(valid),
             "label": torch.from_numpy(chunk.reshape(-1)), "group": torch.tensor(i),
+            **gather_images(self.steps, episode, end - self.window + 1, self.window),
         }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from ..domain.tokens import TokenGrid
+from ..errors import JepaError
 from .base import (
     Masks,
     MaskStrategy,
@@ -75,11 +76,34 @@ class FutureChunkMasking(MaskStrategy):
     first token can be context and the last a target. When the batch's fewest
     valid tokens leave too little room, chunks shrink (to one token) before
     the context goes below ``min_context``.
+
+    On a 2-D ``time × tokens-per-step`` grid (e.g. a step's image patches beside
+    its state token) the runs are of whole steps: every token of a chosen step
+    is context or target together, and a step is valid when all its tokens are.
     """
 
-    grid_axes = 1
-
     def draw(self, grid: TokenGrid, batch_size: int, generator: torch.Generator, valid: torch.Tensor | None) -> Masks:
+        if grid.ndim > 2 or not grid.ordered:
+            raise JepaError(
+                f"masking.strategy '{self.name}' needs a 1-D time grid or a 2-D time × tokens-per-step grid, "
+                f"got grid shape {grid.shape}"
+            )
+        if grid.ndim == 1:
+            return self._draw_steps(grid, batch_size, generator, valid)
+        steps, per_step = grid.shape
+        if valid is not None:
+            valid = all_valid(grid, batch_size, valid, generator.device).view(batch_size, steps, per_step).all(dim=2)
+        masks = self._draw_steps(TokenGrid((steps,)), batch_size, generator, valid)
+        offsets = torch.arange(per_step, device=generator.device)
+
+        def tokens(step_index: torch.Tensor) -> torch.Tensor:  # each step index -> its per_step token indices
+            return (step_index.unsqueeze(-1) * per_step + offsets).flatten(-2)
+
+        return Masks(context=tokens(masks.context), targets=tokens(masks.targets))
+
+    def _draw_steps(
+        self, grid: TokenGrid, batch_size: int, generator: torch.Generator, valid: torch.Tensor | None
+    ) -> Masks:
         cfg, device, padded = self.config, generator.device, valid is not None
         valid = all_valid(grid, batch_size, valid, device)
         num_valid = valid_counts(valid, self.name, cfg.num_chunks, "masking.num_chunks")

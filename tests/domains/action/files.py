@@ -18,7 +18,15 @@ def trajectory(steps: int, seed: int, state_dim: int = 4, action_dim: int = 2) -
     return states, actions
 
 
-def write_robomimic(path: Path, demos: int = 6, steps: int = 40, masks: dict[str, list[str]] | None = None) -> Path:
+def frames(steps: int, shape: tuple[int, int, int], seed: int) -> np.ndarray:
+    """``steps`` random uint8 camera frames of ``shape`` (height, width, channels)."""
+    return np.random.default_rng(seed).integers(0, 256, (steps, *shape), dtype=np.uint8)
+
+
+def write_robomimic(
+    path: Path, demos: int = 6, steps: int = 40, masks: dict[str, list[str]] | None = None,
+    image_shape: tuple[int, int, int] = (8, 8, 3),
+) -> Path:
     """robomimic: ``data/demo_N/obs/{eef_pos, gripper, agentview_image}``, ``actions``, ``rewards``, ``dones``."""
     with h5py.File(path, "w") as file:
         data = file.create_group("data")
@@ -29,7 +37,7 @@ def write_robomimic(path: Path, demos: int = 6, steps: int = 40, masks: dict[str
             demo.attrs["num_samples"] = len(actions)
             demo.create_dataset("obs/eef_pos", data=states[:, :3])
             demo.create_dataset("obs/gripper", data=states[:, 3])  # a 1-D key: one value per step
-            demo.create_dataset("obs/agentview_image", data=np.zeros((len(actions), 8, 8, 3), np.uint8))
+            demo.create_dataset("obs/agentview_image", data=frames(len(actions), image_shape, seed=100 + i))
             demo.create_dataset("actions", data=actions)
             demo.create_dataset("rewards", data=np.zeros(len(actions)))
             demo.create_dataset("dones", data=np.zeros(len(actions), np.int64))
@@ -54,8 +62,12 @@ def write_robosuite(path: Path, demos: int = 6, steps: int = 40, state_dim: int 
     return path
 
 
-def write_aloha(folder: Path, episodes: int = 3, steps: int = 30) -> Path:
-    """ALOHA/ACT: one ``episode_N.hdf5`` per episode with ``observations/{qpos, qvel, images/top}`` and ``action``."""
+def write_aloha(
+    folder: Path, episodes: int = 3, steps: int = 30, cameras: tuple[str, ...] = ("top",),
+    image_shape: tuple[int, int, int] = (6, 8, 3),
+) -> Path:
+    """ALOHA/ACT: one ``episode_N.hdf5`` per episode with ``observations/{qpos, qvel, images/<camera>}`` and
+    ``action``."""
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(episodes):
         states, actions = trajectory(steps, seed=20 + i, state_dim=14, action_dim=14)
@@ -64,6 +76,9 @@ def write_aloha(folder: Path, episodes: int = 3, steps: int = 30) -> Path:
             obs = file.create_group("observations")
             obs.create_dataset("qpos", data=states)
             obs.create_dataset("qvel", data=np.diff(states, axis=0, prepend=states[:1]))
-            obs.create_dataset("images/top", data=np.zeros((steps, 6, 8, 3), np.uint8), chunks=(1, 6, 8, 3))
+            for j, camera in enumerate(cameras):
+                obs.create_dataset(
+                    f"images/{camera}", data=frames(steps, image_shape, seed=200 + 10 * i + j), chunks=(1, *image_shape)
+                )
             file.create_dataset("action", data=actions)
     return folder
