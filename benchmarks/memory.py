@@ -77,7 +77,7 @@ class LiveBytes(TorchDispatchMode):
 
 def build(preset: str, checkpointing: bool) -> JEPAModule:
     """The ECG model of ``gpu_pretrain.py``: its default ViT-S for ``ecg``, else the preset's sizes and depths."""
-    recipe = ecg_recipe(None, None, False, None if preset == "ecg" else preset, checkpointing)
+    recipe = ecg_recipe(None, None, False, preset=None if preset == "ecg" else preset, checkpointing=checkpointing)
     torch.manual_seed(recipe.seed)
     return JEPAModule(recipe.to_dict())
 

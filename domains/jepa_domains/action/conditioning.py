@@ -3,14 +3,11 @@ between the context and that step, so the encoder need not guess what the demons
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from jepa_platform.domain import PredictorConditioning
 from torch import nn
-
-if TYPE_CHECKING:
-    from jepa_platform.masking import Masks
 
 
 class ActionConditioning(PredictorConditioning):
@@ -26,14 +23,14 @@ class ActionConditioning(PredictorConditioning):
         nn.init.trunc_normal_(self.proj.weight, std=0.02)
         nn.init.zeros_(self.proj.bias)
 
-    def forward(self, batch: dict[str, Any], masks: "Masks") -> torch.Tensor:
+    def forward(self, batch: dict[str, Any], context: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         actions, valid = batch["actions"], batch["action_valid"]  # B × (window + chunk - 1) × A, B × ...
-        latest = masks.context.max(dim=1).values // self.per_step  # B: the context's latest step
+        latest = context.max(dim=1).values // self.per_step  # B: the context's latest step
         offsets = torch.arange(self.span, device=latest.device)
         rows = (latest[:, None] + offsets).clamp(max=actions.shape[1] - 1)  # B × span: a_c, a_{c+1}, ...
         taken = actions.gather(1, rows.unsqueeze(-1).expand(-1, -1, actions.shape[2]))
         taken = taken * valid.gather(1, rows).unsqueeze(-1).to(taken.dtype)  # B × span × A
-        targets = masks.targets.to(latest.device) // self.per_step  # B × K × Nt: each target token's step
+        targets = targets.to(latest.device) // self.per_step  # B × K × Nt: each target token's step
         ahead = targets - latest[:, None, None]  # steps from c to each target
         before = offsets < ahead.unsqueeze(-1)  # B × K × Nt × span: a_{c+j} comes before the target
         between = taken[:, None, None] * before.unsqueeze(-1).to(taken.dtype)  # B × K × Nt × span × A

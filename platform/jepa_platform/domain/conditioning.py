@@ -3,7 +3,7 @@
 seq-JEPA and action-conditioned world models give the predictor the
 transformation between the context and the target (e.g. the actions taken in
 between), so that the encoder need not guess it. The core stays
-domain-agnostic: it hands the module the raw batch and the masks, and adds the
+domain-agnostic: it hands the module the raw batch and the masks' indices, and adds the
 ``K × B × Nt × width`` vectors it returns to the predictor's target queries
 (the mask token plus the target's position). The module trains with the
 predictor and is saved in the checkpoint under ``conditioning.``; it is not
@@ -18,17 +18,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..masking import Masks
-
 
 class PredictorConditioning(nn.Module, ABC):
     """Per-target-token vectors added to the predictor's queries."""
 
     @abstractmethod
-    def forward(self, batch: Any, masks: Masks) -> torch.Tensor:
+    def forward(self, batch: Any, context: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """``K × B × Nt × width`` vectors (``width``: the predictor's), one per target token of each block.
 
         Args:
             batch: The collated batch on the device.
-            masks: The step's masks: ``context`` (``B × Nc`` flat grid indices), ``targets`` (``B × K × Nt``).
+            context: The step's context, ``B × Nc`` flat indices on the tokenizer's grid.
+            targets: The step's target blocks, ``B × K × Nt`` flat grid indices.
         """

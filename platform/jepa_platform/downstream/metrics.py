@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
-from torchmetrics.functional.classification import binary_auroc, binary_average_precision
+from torchmetrics.functional.classification import binary_auroc
 
 from ..domain.contract import LabelSpec
+from ..metrics import dense_scores
 
 LOWER_IS_BETTER = frozenset({"rmse", "mae"})
 
@@ -79,33 +80,10 @@ def regression_metrics(predictions: torch.Tensor, targets: torch.Tensor) -> dict
 
 
 def dense_evaluation(logits: torch.Tensor, targets: torch.Tensor, labels: LabelSpec) -> Evaluation:
-    """Metrics of a per-token task over every scored token: ``logits`` ``E × N·C``, ``targets`` ``E × N`` (-1: not
-    scored). Per class (``iou/<name>``, ``ap/<name>``) the IoU of the argmax predictions and the average precision
-    of the softmax scores; ``mean_iou`` and ``mean_ap`` average the classes after the first (the background)
-    that occur (IoU: true or predicted; AP: true)."""
-    classes = len(labels.names)
-    scores = logits.reshape(len(logits), -1, classes).softmax(dim=-1).reshape(-1, classes)
-    truth = targets.reshape(-1).long()
-    scored = truth >= 0
-    scores, truth = scores[scored], truth[scored]
-    predicted = scores.argmax(dim=1)
-    metrics: dict[str, float] = {}
-    per_class: dict[str, float | None] = {}
-    ious, aps = [], []
-    for index, name in enumerate(labels.names):
-        true, guess = truth == index, predicted == index
-        union = int((true | guess).sum())
-        iou = float((true & guess).sum()) / union if union else float("nan")
-        ap = float(binary_average_precision(scores[:, index], true.long())) if true.any() else float("nan")
-        metrics[f"iou/{name}"], metrics[f"ap/{name}"], per_class[name] = iou, ap, None if ap != ap else ap
-        if index > 0:
-            ious += [iou] if union else []
-            aps += [ap] if true.any() else []
-    metrics["mean_iou"] = sum(ious) / len(ious) if ious else float("nan")
-    metrics["mean_ap"] = sum(aps) / len(aps) if aps else float("nan")
-    positives = torch.bincount(truth, minlength=classes)
-    counts = {n: int(c) for n, c in zip(labels.names, positives)}
-    return Evaluation(metrics, per_class, counts, examples=len(logits), per_class_metric="ap")
+    """Metrics of a per-token task over every scored token (``logits`` ``E × N·C``, ``targets`` ``E × N``,
+    -1: not scored): per-class IoU and AP and their means over the object classes (:func:`dense_scores`)."""
+    scores = dense_scores(logits, targets, list(labels.names))
+    return Evaluation(scores.metrics, scores.per_class_ap, scores.counts, examples=len(logits), per_class_metric="ap")
 
 
 def evaluate(logits: torch.Tensor, targets: torch.Tensor, labels: LabelSpec) -> Evaluation:

@@ -150,7 +150,7 @@ class JEPAModule(L.LightningModule):
         """
         objective = self.recipe.objective
         context = self.encoder.encode(self.encoder.embed_tokens(batch).tokens, keep=masks.context)
-        condition = None if self.conditioning is None else self.conditioning(batch, masks)
+        condition = None if self.conditioning is None else self.conditioning(batch, masks.context, masks.targets)
         latent_prediction, domain_prediction = self.predictor(context, masks, condition)
         latent = domain = None
         full = None

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torchmetrics.functional.classification import binary_auroc
 
 from ..domain.contract import LabelSpec
-from ..downstream.metrics import dense_evaluation
+from ..metrics import dense_scores
 
 
 def macro_auc(scores: torch.Tensor, targets: torch.Tensor) -> float:
@@ -36,7 +36,7 @@ def probe_metric(labels: LabelSpec) -> str:
 def probe_score(logits: torch.Tensor, targets: torch.Tensor, labels: LabelSpec) -> float:
     """The :func:`probe_metric` of ``R × C`` logits against ``R`` targets (class indices or multi-hot rows)."""
     if labels.per_token:
-        return dense_evaluation(logits, targets, labels).metrics["mean_ap"]
+        return dense_scores(logits, targets, list(labels.names)).metrics["mean_ap"]
     if labels.multilabel:
         return macro_auc(logits.sigmoid(), targets)
     return float((logits.argmax(dim=1) == targets.long()).float().mean())

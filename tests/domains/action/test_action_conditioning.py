@@ -19,19 +19,19 @@ def test_a_target_query_depends_on_the_actions_from_the_context_to_it_and_no_oth
     steps = window + chunk - 1
     batch = {"actions": torch.randn(1, steps, 2), "action_valid": torch.ones(1, steps, dtype=torch.bool)}
     masks = Masks(torch.arange(3, 8)[None], torch.tensor([[[8, 9, 10, 11], [12, 13, 14, 15]]]))  # context ends at 7
-    before = conditioning(batch, masks)
+    before = conditioning(batch, masks.context, masks.targets)
     assert before.shape == (2, 1, 4, 8)
     changed = {key: value.clone() for key, value in batch.items()}
     changed["actions"][0, 9] += 1.0  # a_9 comes before targets 10.. only
-    moved = (conditioning(changed, masks) - before).abs().sum(dim=-1)[:, 0]  # K × Nt
+    moved = (conditioning(changed, masks.context, masks.targets) - before).abs().sum(dim=-1)[:, 0]  # K × Nt
     assert moved[0, :2].eq(0).all() and moved[0, 2:].gt(0).all() and moved[1].gt(0).all()
     unchanged = {key: value.clone() for key, value in batch.items()}
     unchanged["actions"][0, 6] += 1.0  # before the context's latest step
     unchanged["actions"][0, 16:] += 1.0  # past every target
-    torch.testing.assert_close(conditioning(unchanged, masks), before)
+    torch.testing.assert_close(conditioning(unchanged, masks.context, masks.targets), before)
     padded = {**batch, "action_valid": batch["action_valid"].clone()}
     padded["action_valid"][0, 9:] = False  # the episode ends at step 8: targets from 9 on see a_7, a_8 alone
-    queries = conditioning(padded, masks)
+    queries = conditioning(padded, masks.context, masks.targets)
     torch.testing.assert_close(queries[0, :, 2:], queries[0, :, 1:2].expand(-1, 2, -1))
     torch.testing.assert_close(queries[1], queries[0, :, 1:2].expand(-1, 4, -1))
 

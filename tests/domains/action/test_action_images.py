@@ -86,7 +86,7 @@ def test_future_chunks_mask_whole_steps_and_the_losses_run(aloha):
     rows = latest[:, None] + torch.arange(2)
     expected = (predicted - batch["actions"].gather(1, rows[..., None].expand(-1, -1, 14))).square().mean()
     torch.testing.assert_close(value, expected * data.action_weight)
-    conditioning = plugin.predictor_conditioning(data, 16)(batch, masks)
+    conditioning = plugin.predictor_conditioning(data, 16)(batch, masks.context, masks.targets)
     assert conditioning.shape == (2, 4, masks.targets.shape[2], 16)
     by_step = conditioning.view(2, 4, -1, per_step, 16)
     assert torch.equal(by_step, by_step[:, :, :, :1].expand_as(by_step))  # one vector per target step
