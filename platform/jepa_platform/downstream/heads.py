@@ -24,6 +24,14 @@ def masked_mean(tokens: torch.Tensor, valid: torch.Tensor | None) -> torch.Tenso
     return (tokens * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1)
 
 
+def init_linear_layers(module: nn.Module) -> None:
+    """Every linear layer in ``module``: truncated-normal weights (std 0.02), zero biases."""
+    for layer in module.modules():
+        if isinstance(layer, nn.Linear):
+            trunc_normal_(layer.weight, std=0.02)
+            nn.init.zeros_(layer.bias)
+
+
 class LinearHead(nn.Module):
     """Mean-pooled valid tokens, standardized by a BatchNorm without affine parameters (as MAE's
     linear probe: still a linear classifier), then one linear layer."""
@@ -53,10 +61,7 @@ class MLPHead(nn.Module):
         super().__init__()
         self.norm = nn.BatchNorm1d(dim, affine=False)
         self.mlp = Mlp(dim, int(dim * mlp_ratio), outputs, drop=dropout)
-        for module in self.mlp.modules():
-            if isinstance(module, nn.Linear):
-                trunc_normal_(module.weight, std=0.02)
-                nn.init.zeros_(module.bias)
+        init_linear_layers(self.mlp)
 
     def forward(self, tokens: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
         return self.mlp(self.norm(masked_mean(tokens, valid)))
@@ -86,10 +91,7 @@ class AttentiveHead(nn.Module):
         self.mlp = Mlp(dim, int(dim * mlp_ratio))
         self.linear = nn.Linear(dim, outputs)
         trunc_normal_(self.query, std=0.02)
-        for module in self.modules():
-            if isinstance(module, nn.Linear):
-                trunc_normal_(module.weight, std=0.02)
-                nn.init.zeros_(module.bias)
+        init_linear_layers(self)
 
     def forward(self, tokens: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
         batch, length, dim = tokens.shape
@@ -121,10 +123,7 @@ class LastTokenHead(nn.Module):
         super().__init__()
         self.norm = nn.LayerNorm(dim)
         self.mlp = Mlp(dim, int(dim * mlp_ratio), outputs)
-        for module in self.mlp.modules():
-            if isinstance(module, nn.Linear):
-                trunc_normal_(module.weight, std=0.02)
-                nn.init.zeros_(module.bias)
+        init_linear_layers(self.mlp)
 
     def forward(self, tokens: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
         return self.mlp(self.norm(last_valid(tokens, valid)))
@@ -138,10 +137,7 @@ class TokenHead(nn.Module):
         super().__init__()
         self.norm = nn.BatchNorm1d(dim, affine=False)
         self.out = Mlp(dim, dim * 4, outputs) if mlp else nn.Linear(dim, outputs)
-        for module in self.modules():
-            if isinstance(module, nn.Linear):
-                trunc_normal_(module.weight, std=0.02)
-                nn.init.zeros_(module.bias)
+        init_linear_layers(self)
 
     def forward(self, tokens: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
         """``B × N × dim`` tokens -> ``B × N × outputs`` logits (``valid`` is not needed: every token is scored)."""
