@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from timm.layers import Mlp, trunc_normal_
 from torch import nn
 
+from ..model.encoder import init_weights
 from .choices import HeadKind
 
 
@@ -22,14 +23,6 @@ def masked_mean(tokens: torch.Tensor, valid: torch.Tensor | None) -> torch.Tenso
         return tokens.mean(dim=1)
     weights = valid.unsqueeze(-1).to(tokens.dtype)
     return (tokens * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1)
-
-
-def init_linear_layers(module: nn.Module) -> None:
-    """Every linear layer in ``module``: truncated-normal weights (std 0.02), zero biases."""
-    for layer in module.modules():
-        if isinstance(layer, nn.Linear):
-            trunc_normal_(layer.weight, std=0.02)
-            nn.init.zeros_(layer.bias)
 
 
 class LinearHead(nn.Module):
@@ -61,7 +54,7 @@ class MLPHead(nn.Module):
         super().__init__()
         self.norm = nn.BatchNorm1d(dim, affine=False)
         self.mlp = Mlp(dim, int(dim * mlp_ratio), outputs, drop=dropout)
-        init_linear_layers(self.mlp)
+        self.mlp.apply(init_weights)
 
     def forward(self, tokens: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
         return self.mlp(self.norm(masked_mean(tokens, valid)))
@@ -91,7 +84,7 @@ class AttentiveHead(nn.Module):
         self.mlp = Mlp(dim, int(dim * mlp_ratio))
         self.linear = nn.Linear(dim, outputs)
         trunc_normal_(self.query, std=0.02)
-        init_linear_layers(self)
+        self.apply(init_weights)
 
     def forward(self, tokens: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
         batch, length, dim = tokens.shape
@@ -123,7 +116,7 @@ class LastTokenHead(nn.Module):
         super().__init__()
         self.norm = nn.LayerNorm(dim)
         self.mlp = Mlp(dim, int(dim * mlp_ratio), outputs)
-        init_linear_layers(self.mlp)
+        self.mlp.apply(init_weights)
 
     def forward(self, tokens: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
         return self.mlp(self.norm(last_valid(tokens, valid)))
@@ -137,7 +130,7 @@ class TokenHead(nn.Module):
         super().__init__()
         self.norm = nn.BatchNorm1d(dim, affine=False)
         self.out = Mlp(dim, dim * 4, outputs) if mlp else nn.Linear(dim, outputs)
-        init_linear_layers(self)
+        self.apply(init_weights)
 
     def forward(self, tokens: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
         """``B × N × dim`` tokens -> ``B × N × outputs`` logits (``valid`` is not needed: every token is scored)."""

@@ -64,6 +64,7 @@ class TransformerStack(nn.Module):
 
 
 def init_weights(module: nn.Module) -> None:
+    """Truncated-normal (std 0.02) linear weights with zero biases, unit LayerNorms; use with ``module.apply``."""
     if isinstance(module, nn.Linear):
         trunc_normal_(module.weight, std=0.02)
         if module.bias is not None:
