@@ -89,18 +89,22 @@ def test_pretraining_on_a_foreign_wfdb_folder(tmp_path):
 def test_a_killed_run_resumes_with_the_same_step_count(tmp_path):
     out = tmp_path / "run"
     args = ["pretrain", "--domain", "ecg", "--out", str(out), "--data.demo_records", "60", *TINY_ECG]
-    process = subprocess.Popen(
-        [CLI, *args, "--max-steps", "1000", "--trainer.checkpoint_every_n_steps", "3"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=cli_env(),
-    )
-    checkpoint = out / "checkpoints" / "last.ckpt"
-    deadline = time.time() + 240
-    while not checkpoint.exists() and time.time() < deadline and process.poll() is None:
-        time.sleep(0.5)
-    time.sleep(2)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert checkpoint.exists(), "no checkpoint was written before the kill"
+    log = tmp_path / "first-run.log"
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            [CLI, *args, "--max-steps", "1000", "--trainer.checkpoint_every_n_steps", "3"],
+            stdout=subprocess.DEVNULL, stderr=stderr, env=cli_env(),
+        )
+        checkpoint = out / "checkpoints" / "last.ckpt"
+        deadline = time.time() + 600  # generous: the suite runs beside other CLI processes on two cores
+        while not checkpoint.exists() and time.time() < deadline and process.poll() is None:
+            time.sleep(0.5)
+        exit_code = process.poll()
+        time.sleep(2)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    why = f"exited with {exit_code}" if exit_code is not None else "still running after 600 s"
+    assert checkpoint.exists(), f"no checkpoint before the kill; the run {why}:\n{log.read_text()[-3000:]}"
     saved_step = torch.load(checkpoint, weights_only=True)["global_step"]
     assert saved_step % 3 == 0 and saved_step > 0
 
