@@ -18,6 +18,13 @@ from torch import nn
 from .channels import CHANNELS_1020, GRID_SIZE, scalp_cells
 
 
+def cell_index(channels: tuple[str, ...]) -> torch.Tensor:
+    """Each channel's cell on the flattened ``5 × 5`` scalp grid."""
+    cells = torch.from_numpy(scalp_cells()).long()
+    order = torch.tensor([CHANNELS_1020.index(name) for name in channels])
+    return cells[order, 0] * GRID_SIZE + cells[order, 1]
+
+
 class EEGTubeletTokenizer(Tokenizer):
     """``B × channels × samples`` windows -> ``B × (frames · 25) × D`` tokens on a ``frames × 5 × 5`` grid.
 
@@ -34,9 +41,7 @@ class EEGTubeletTokenizer(Tokenizer):
             raise ValueError(f"window of {window} samples is not a multiple of the {frame}-sample frame")
         self.frame, self.embed_dim, self.frames = frame, embed_dim, window // frame
         self.grid = TokenGrid((self.frames, GRID_SIZE, GRID_SIZE), axis_names=("time", "front-back", "left-right"))
-        cells = torch.from_numpy(scalp_cells()).long()
-        order = torch.tensor([CHANNELS_1020.index(name) for name in channels])
-        self.register_buffer("cell", cells[order, 0] * GRID_SIZE + cells[order, 1], persistent=False)
+        self.register_buffer("cell", cell_index(channels), persistent=False)
         self.proj = nn.Linear(frame, embed_dim)
 
     def valid_mask(self, batch: dict[str, Any]) -> torch.Tensor:

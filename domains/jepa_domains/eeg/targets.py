@@ -1,0 +1,76 @@
+"""A spectral target for EEG tokens: the log power of each tubelet's frame in frequency bands.
+
+Clinical EEG is read by its rhythms (delta, theta, alpha, beta), and spectral
+targets are what EEG foundation models regress (LaBraM's tokenizer reconstructs
+each patch's Fourier amplitude and phase). Here each token's target is the log
+mean power of its Hann-windowed frame in bands one frequency bin wide up to
+12 Hz (1 Hz for 1 s frames: delta, theta and alpha at full resolution), then
+20% of their lower edge wide (beta and gamma pooled), between the recipe's
+band-pass edges.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from jepa_platform.domain import JepaError, TargetFunction
+
+from .channels import GRID_SIZE
+
+EPSILON = 1e-6
+"""Added to the band power of the (robust-scaled) signal before the log, so silent frames stay finite."""
+
+
+FINE_UP_TO = 12.0
+"""Hz up to which bands are one frequency bin wide (delta, theta, alpha); above, 20% of the lower edge."""
+
+
+def band_edges(resolution: float, low: float, high: float) -> list[float]:
+    """Band edges from ``max(low, resolution)`` to ``high`` Hz (see :data:`FINE_UP_TO`)."""
+    edges = [max(low, resolution)]
+    while edges[-1] + resolution <= high:
+        step = resolution if edges[-1] < FINE_UP_TO else max(resolution, 0.2 * edges[-1])
+        edges.append(min(high, edges[-1] + step))
+    return edges
+
+
+class SpectralTargets(TargetFunction):
+    """Per-token targets ``B × (frames · 25) × bands`` from ``batch["signal"]`` (``B × channels × samples``).
+
+    Tokens of grid cells without an electrode get zeros (masks never pick them).
+
+    Args:
+        cells: Each input channel's cell index on the ``5 × 5`` scalp grid.
+        frame: Samples per token.
+        rate: Sampling rate in Hz.
+        low, high: The band-pass edges in Hz; bands lie between them.
+    """
+
+    def __init__(self, cells: torch.Tensor, frame: int, rate: float, low: float, high: float) -> None:
+        super().__init__()
+        self.frame = frame
+        edges = band_edges(rate / frame, low, high)
+        if len(edges) < 2:
+            raise JepaError(
+                f"spectral targets: {frame}-sample frames at {rate} Hz (data.frame_seconds) resolve no band "
+                f"between data.l_freq {low} and data.h_freq {high} Hz; use longer frames or objective.target latent"
+            )
+        freqs = torch.fft.rfftfreq(frame, 1 / rate)
+        bands = torch.stack([(freqs >= lo) & (freqs < hi) for lo, hi in zip(edges[:-1], edges[1:])]).float()
+        self.register_buffer("pooling", bands / bands.sum(dim=1, keepdim=True), persistent=False)  # bands × bins
+        self.register_buffer("window", torch.hann_window(frame, periodic=False), persistent=False)
+        self.register_buffer("cell", cells.long(), persistent=False)
+        self.dim = len(edges) - 1
+
+    def forward(self, batch: Any) -> torch.Tensor:
+        signal = batch["signal"].float()
+        b, c, samples = signal.shape
+        with torch.autocast(signal.device.type, enabled=False):  # band powers in float32 under mixed precision
+            frames = signal.reshape(b, c, samples // self.frame, self.frame)
+            frames = frames - frames.mean(dim=-1, keepdim=True)
+            power = torch.fft.rfft(frames * self.window, dim=-1).abs().square() / self.frame  # B × C × F × bins
+            log_power = torch.log(power @ self.pooling.T + EPSILON)  # B × C × F × bands
+        targets = log_power.new_zeros(b, samples // self.frame, GRID_SIZE * GRID_SIZE, self.dim)
+        targets[:, :, self.cell] = log_power.transpose(1, 2)
+        return targets.reshape(b, -1, self.dim)
