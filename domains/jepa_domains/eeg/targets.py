@@ -21,7 +21,6 @@ from .channels import GRID_SIZE
 EPSILON = 1e-6
 """Added to the band power of the (robust-scaled) signal before the log, so silent frames stay finite."""
 
-
 FINE_UP_TO = 12.0
 """Hz up to which bands are one frequency bin wide (delta, theta, alpha); above, 20% of the lower edge."""
 
