@@ -100,6 +100,29 @@ def sar_kshot_args(tmp_path: Path, env: dict[str, str]) -> list[str]:
     ]
 
 
+def readout_args(tmp_path: Path, env: dict[str, str]) -> list[str]:
+    """Pretrain a two-step SAR demo run whose end-of-run line the readout benchmark must reproduce."""
+    run = tmp_path / "sar-run"
+    done = subprocess.run(
+        [CLI, "pretrain", "--domain", "sar", "--max-steps", "2", "--monitor.samples", "64", "--out", str(run)],
+        check=False, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    (tmp_path / "pretrain.out").write_text(done.stdout)
+    return [str(run), "--threads", "1"]
+
+
+def check_readout(out: str, tmp_path: Path) -> None:
+    trained, initial = numbers(
+        r"linear probe accuracy ([\d.]+) \(random-init encoder ([\d.]+)\)", (tmp_path / "pretrain.out").read_text()
+    )
+    monitor = numbers(r"\| sar-run \| mean \(the monitor's\) \| ([\d.]+) \| ([\d.]+) \|", out)
+    assert monitor == pytest.approx([trained, initial], abs=1e-3)  # the mean readout is the monitor's probe
+    for readout in ("mean \\+ std", "max"):
+        assert all(0 <= value <= 1 for value in numbers(rf"\| sar-run \| {readout} \| ([\d.]+) \| ([\d.]+) \|", out))
+        assert re.search(rf"\| mean of 1 \| {readout} \| [\d.]+ ± [\d.]+ \| [\d.]+ ± [\d.]+ \| [+-][\d.]+ \|", out)
+
+
 def check_sar_kshot(out: str, tmp_path: Path) -> None:
     for init in ("pretrained", "random"):
         assert 0 <= numbers(rf"\| 1 \| {init} \| ([\d.]+) ± 0\.000 \|", out)[0] <= 1
@@ -193,6 +216,7 @@ SMOKES = [
         "--rounds", "1", "--batch-size", "8", "--step-batch-size", "2", "--step-repeats", "1", "--threads", "1",
     ], check_masking),
     Smoke("sar_kshot.py", sar_kshot_args, check_sar_kshot),
+    Smoke("readout.py", readout_args, check_readout),
     Smoke("voxelize.py", lambda tmp, env: [
         "--rounds", "1", "--azimuths", "64", "--batch-size", "1", "--threads", "1",
     ], check_voxelize),

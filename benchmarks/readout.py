@@ -1,0 +1,107 @@
+"""Which pooling of the frozen tokens shows what pretraining learned? The monitor's linear probe on several readouts.
+
+For each pretraining run folder: its target encoder and a random-init encoder of
+the same architecture and seed (as the monitor builds it) embed the monitor's
+fixed training and validation samples; the monitor's linear probe
+(``pretrain.probe.linear_probe``, the run's ``probe_lr`` and ``probe_steps``) is
+fitted on each readout of the tokens: the mean of the valid tokens (the
+monitor's), their mean and standard deviation concatenated, and their maximum.
+Prints one row per run and readout, and the mean over runs.
+
+    .venv/bin/python benchmarks/readout.py runs/sar-s0 runs/sar-s1 runs/sar-s2
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+from jepa_platform.data.datamodule import JEPADataModule
+from jepa_platform.domain import cache_dir, load_domain
+from jepa_platform.downstream.pretrained import load_encoder
+from jepa_platform.model import Encoder, pooled
+from jepa_platform.pretrain.config import recipe_model
+from jepa_platform.pretrain.monitor import fixed_batches, labels_of
+from jepa_platform.pretrain.probe import linear_probe
+
+
+def mean_and_std(tokens: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
+    """Mean and standard deviation of each sample's valid tokens, concatenated: ``B × 2D``."""
+    mean = pooled(tokens, valid)
+    return torch.cat([mean, pooled((tokens - mean[:, None]).square(), valid).sqrt()], dim=1)
+
+
+def maximum(tokens: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
+    """Maximum of each feature over each sample's valid tokens: ``B × D``."""
+    return tokens.amax(dim=1) if valid is None else tokens.masked_fill(~valid[..., None], float("-inf")).amax(dim=1)
+
+
+READOUTS: dict[str, Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]] = {
+    "mean (the monitor's)": pooled, "mean + std": mean_and_std, "max": maximum,
+}
+
+
+@torch.no_grad()
+def readouts(encoder: torch.nn.Module, batches: list) -> dict[str, torch.Tensor]:
+    """Each readout of the encoder's tokens for every sample of ``batches``."""
+    rows: dict[str, list[torch.Tensor]] = {name: [] for name in READOUTS}
+    for batch in batches:
+        tokens = encoder(batch).float()
+        valid = encoder.tokenizer.valid_mask(batch)
+        for name, readout in READOUTS.items():
+            rows[name].append(readout(tokens, valid))
+    return {name: torch.cat(parts) for name, parts in rows.items()}
+
+
+def scores(run: Path) -> dict[str, tuple[float, float]]:
+    """``readout -> (pretrained, random init)`` probe scores of one run folder."""
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    plugin = load_domain(saved["domain"])
+    recipe = recipe_model(plugin).model_validate(saved)
+    monitor, batch_size = recipe.monitor, recipe.trainer.batch_size
+    datamodule = JEPADataModule(plugin, recipe.data, batch_size, 0, recipe.seed, cache_dir())
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    splits = datamodule.splits
+    if splits.labels is None or splits.val is None or splits.labels.per_token:
+        raise SystemExit(f"{run}: the readouts need per-sample labels and a validation split")
+    train = fixed_batches(splits.train, monitor.samples, batch_size, recipe.seed)
+    val = fixed_batches(splits.val, monitor.samples, batch_size, recipe.seed + 1)
+    torch.manual_seed(recipe.seed)  # the monitor's random-init encoder
+    random_init = Encoder(plugin.build_tokenizer(recipe.data, recipe.model.embed_dim), recipe.model).eval()
+    pretrained = load_encoder(run / "checkpoints" / "last.ckpt")
+    result = {}
+    encoded = {which: (readouts(encoder, train), readouts(encoder, val))
+               for which, encoder in (("pretrained", pretrained), ("random", random_init))}
+    for name in READOUTS:
+        result[name] = tuple(
+            linear_probe((encoded[which][0][name], labels_of(train)), (encoded[which][1][name], labels_of(val)),
+                         splits.labels, monitor.probe_lr, monitor.probe_steps, recipe.seed)
+            for which in ("pretrained", "random")
+        )
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("runs", type=Path, nargs="+", help="pretraining run folders (config.yaml, checkpoints/)")
+    parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    table = {run: scores(run) for run in args.runs}
+    print("| run | readout | pretrained | random init | difference |\n|---|---|---:|---:|---:|")
+    for run, rows in table.items():
+        for name, (pretrained, random_init) in rows.items():
+            print(f"| {run.name} | {name} | {pretrained:.3f} | {random_init:.3f} | {pretrained - random_init:+.3f} |")
+    for name in READOUTS:
+        pretrained, random_init = (np.array([table[run][name][i] for run in args.runs]) for i in (0, 1))
+        print(f"| mean of {len(args.runs)} | {name} | {pretrained.mean():.3f} ± {pretrained.std():.3f} "
+              f"| {random_init.mean():.3f} ± {random_init.std():.3f} | {pretrained.mean() - random_init.mean():+.3f} |")
+
+
+if __name__ == "__main__":
+    main()
