@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from jepa_platform.domain import JepaError, TargetFunction
 
-from .channels import GRID_SIZE
+from .tokenizer import on_scalp_grid
 
 EPSILON = 1e-6
 """Added to the band power of the (robust-scaled) signal before the log, so silent frames stay finite."""
@@ -70,6 +70,4 @@ class SpectralTargets(TargetFunction):
             frames = frames - frames.mean(dim=-1, keepdim=True)
             power = torch.fft.rfft(frames * self.window, dim=-1).abs().square() / self.frame  # B × C × F × bins
             log_power = torch.log(power @ self.pooling.T + EPSILON)  # B × C × F × bands
-        targets = log_power.new_zeros(b, samples // self.frame, GRID_SIZE * GRID_SIZE, self.dim)
-        targets[:, :, self.cell] = log_power.transpose(1, 2)
-        return targets.reshape(b, -1, self.dim)
+        return on_scalp_grid(log_power, self.cell)

@@ -25,6 +25,15 @@ def cell_index(channels: tuple[str, ...]) -> torch.Tensor:
     return cells[order, 0] * GRID_SIZE + cells[order, 1]
 
 
+def on_scalp_grid(per_channel: torch.Tensor, cell: torch.Tensor) -> torch.Tensor:
+    """``B × C × F × D`` values of each channel's frames -> ``B × (F · 25) × D`` tokens in grid order
+    (each channel in its ``cell``, zeros in cells without an electrode)."""
+    b, _, frames, width = per_channel.shape
+    tokens = per_channel.new_zeros(b, frames, GRID_SIZE * GRID_SIZE, width)
+    tokens[:, :, cell] = per_channel.transpose(1, 2)
+    return tokens.reshape(b, -1, width)
+
+
 class EEGTubeletTokenizer(Tokenizer):
     """``B × channels × samples`` windows -> ``B × (frames · 25) × D`` tokens on a ``frames × 5 × 5`` grid.
 
@@ -61,6 +70,4 @@ class EEGTubeletTokenizer(Tokenizer):
         signal = batch["signal"].to(self.proj.weight.dtype)
         b, c, _ = signal.shape
         embedded = self.proj(signal.reshape(b, c, self.frames, self.frame))  # B × C × F × D
-        tokens = embedded.new_zeros(b, self.frames, GRID_SIZE * GRID_SIZE, self.embed_dim)
-        tokens[:, :, self.cell] = embedded.transpose(1, 2)
-        return TokenBatch(tokens.reshape(b, -1, self.embed_dim), self.valid_mask(batch))
+        return TokenBatch(on_scalp_grid(embedded, self.cell), self.valid_mask(batch))
