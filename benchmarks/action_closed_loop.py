@@ -69,7 +69,7 @@ def load_policy(run: Path):
     stage = recipe.stage(checkpoint["hyper_parameters"]["mode"])
     encoder = build_encoder(plugin, recipe.model, data)
     outputs = data.chunk * data.normalization.action_dim
-    head = build_head(stage.head, recipe.model.embed_dim, outputs, recipe.model.num_heads)
+    head = build_head(stage.head, recipe.model.embed_dim, outputs, recipe.model.num_heads, pooling=recipe.model.pooling)
     state = checkpoint["state_dict"]
     encoder.load_state_dict({k.removeprefix("encoder."): v for k, v in state.items() if k.startswith("encoder.")})
     head.load_state_dict({k.removeprefix("head."): v for k, v in state.items() if k.startswith("head.")})

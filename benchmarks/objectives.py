@@ -59,7 +59,7 @@ def embed(module: JEPAModule, loader: torch.utils.data.DataLoader) -> tuple[torc
     features, labels = [], []
     for batch in loader:
         valid = module.encoder.tokenizer.valid_mask(batch)
-        features.append(pooled(module.target_encoder(batch), valid))
+        features.append(pooled(module.target_encoder(batch), valid, module.target_encoder.pooling))
         labels.append(batch["label"])
     return torch.cat(features), torch.cat(labels)
 

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from jepa_platform.config import deep_merge, parse_overrides
 from jepa_platform.data.datamodule import JEPADataModule
 from jepa_platform.domain import cache_dir, load_domain
-from jepa_platform.model import Encoder, pooled
+from jepa_platform.model import Encoder, pooled, pooled_width
 from jepa_platform.pretrain.config import Recipe, resolve_recipe
 from jepa_platform.pretrain.monitor import fixed_batches
 from jepa_platform.pretrain.probe import probe_metric, probe_score
@@ -63,10 +63,14 @@ def pretrained_scores(recipe: Recipe, out: Path) -> dict[str, Any]:
 
 
 def ceiling_score(recipe: Recipe, steps: int, lr: float, out: Path) -> dict[str, Any]:
-    """The encoder and a linear head trained end to end on every training label, scored like the probe."""
+    """The encoder and a linear head (on the tokens pooled as the recipe's ``model.pooling``) trained end to end on
+    every training label, scored like the probe."""
     saved = out / "ceiling.json"
-    if saved.is_file() and json.loads(saved.read_text()).get("lr") == lr:
-        return json.loads(saved.read_text())
+    pooling = recipe.model.pooling
+    if saved.is_file():
+        previous = json.loads(saved.read_text())
+        if previous.get("lr") == lr and previous.get("pooling", "mean") == pooling:
+            return previous
     start = time.perf_counter()
     plugin, cfg = load_domain(recipe.domain), recipe.trainer
     datamodule = JEPADataModule(plugin, recipe.data, cfg.batch_size, 0, recipe.seed, cache_dir())
@@ -76,7 +80,7 @@ def ceiling_score(recipe: Recipe, steps: int, lr: float, out: Path) -> dict[str,
     assert labels is not None and splits.val is not None, f"{recipe.domain}: the demo needs labels and a val split"
     torch.manual_seed(recipe.seed)
     encoder = Encoder(plugin.build_tokenizer(recipe.data, recipe.model.embed_dim), recipe.model)
-    head = torch.nn.Linear(recipe.model.embed_dim, len(labels.names))
+    head = torch.nn.Linear(pooled_width(recipe.model.embed_dim, recipe.model.pooling), len(labels.names))
     params = [*encoder.parameters(), *head.parameters()]
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.05)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, lr, total_steps=steps, pct_start=0.1)
@@ -90,7 +94,7 @@ def ceiling_score(recipe: Recipe, steps: int, lr: float, out: Path) -> dict[str,
         tokens = encoder(batch)
         if labels.per_token:
             return head(tokens).flatten(0, 1)
-        return head(pooled(tokens, encoder.tokenizer.valid_mask(batch)))
+        return head(pooled(tokens, encoder.tokenizer.valid_mask(batch), encoder.pooling))
 
     def targets(batch: Any) -> torch.Tensor:
         label = batch["label"]
@@ -115,7 +119,10 @@ def ceiling_score(recipe: Recipe, steps: int, lr: float, out: Path) -> dict[str,
     encoder.eval()
     with torch.no_grad():
         value = probe_score(torch.cat([logits(batch) for batch in val]), torch.cat([targets(b) for b in val]), labels)
-    result = {"metric": probe_metric(labels), "ceiling": value, "lr": lr, "seconds": time.perf_counter() - start}
+    result = {
+        "metric": probe_metric(labels), "ceiling": value, "lr": lr, "pooling": pooling,
+        "seconds": time.perf_counter() - start,
+    }
     saved.write_text(json.dumps(result, indent=1))
     return result
 

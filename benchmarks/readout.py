@@ -4,9 +4,10 @@ For each pretraining run folder: its target encoder and a random-init encoder of
 the same architecture and seed (as the monitor builds it) embed the monitor's
 fixed training and validation samples; the monitor's linear probe
 (``pretrain.probe.linear_probe``, the run's ``probe_lr`` and ``probe_steps``) is
-fitted on each readout of the tokens: the mean of the valid tokens (the
-monitor's), their mean and standard deviation concatenated, and their maximum.
-Prints one row per run and readout, and the mean over runs.
+fitted on each pooling of the tokens (``model.pooling``): the mean of the valid
+tokens, their mean and standard deviation concatenated, and their maximum.
+Prints one row per run and readout, the run's own pooling marked (its row is
+the run's end-of-run probe line), and the mean over runs.
 
     .venv/bin/python benchmarks/readout.py runs/sar-s0 runs/sar-s1 runs/sar-s2
 """
@@ -14,7 +15,6 @@ Prints one row per run and readout, and the mean over runs.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -23,42 +23,28 @@ import yaml
 from jepa_platform.data.datamodule import JEPADataModule
 from jepa_platform.domain import cache_dir, load_domain
 from jepa_platform.downstream.pretrained import load_encoder
-from jepa_platform.model import Encoder, pooled
+from jepa_platform.model import Encoder, Pooling, pooled
 from jepa_platform.pretrain.config import recipe_model
 from jepa_platform.pretrain.monitor import fixed_batches, labels_of
 from jepa_platform.pretrain.probe import linear_probe
 
-
-def mean_and_std(tokens: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
-    """Mean and standard deviation of each sample's valid tokens, concatenated: ``B × 2D``."""
-    mean = pooled(tokens, valid)
-    return torch.cat([mean, pooled((tokens - mean[:, None]).square(), valid).sqrt()], dim=1)
-
-
-def maximum(tokens: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
-    """Maximum of each feature over each sample's valid tokens: ``B × D``."""
-    return tokens.amax(dim=1) if valid is None else tokens.masked_fill(~valid[..., None], float("-inf")).amax(dim=1)
-
-
-READOUTS: dict[str, Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]] = {
-    "mean (the monitor's)": pooled, "mean + std": mean_and_std, "max": maximum,
-}
+READOUTS: tuple[Pooling, ...] = ("mean", "mean_std", "max")
 
 
 @torch.no_grad()
 def readouts(encoder: torch.nn.Module, batches: list) -> dict[str, torch.Tensor]:
-    """Each readout of the encoder's tokens for every sample of ``batches``."""
+    """Each pooling of the encoder's tokens for every sample of ``batches``."""
     rows: dict[str, list[torch.Tensor]] = {name: [] for name in READOUTS}
     for batch in batches:
         tokens = encoder(batch).float()
         valid = encoder.tokenizer.valid_mask(batch)
-        for name, readout in READOUTS.items():
-            rows[name].append(readout(tokens, valid))
+        for name in READOUTS:
+            rows[name].append(pooled(tokens, valid, name))
     return {name: torch.cat(parts) for name, parts in rows.items()}
 
 
-def scores(run: Path) -> dict[str, tuple[float, float]]:
-    """``readout -> (pretrained, random init)`` probe scores of one run folder."""
+def scores(run: Path) -> tuple[Pooling, dict[str, tuple[float, float]]]:
+    """The run's own pooling, and ``readout -> (pretrained, random init)`` probe scores of one run folder."""
     saved = yaml.safe_load((run / "config.yaml").read_text())
     plugin = load_domain(saved["domain"])
     recipe = recipe_model(plugin).model_validate(saved)
@@ -83,7 +69,7 @@ def scores(run: Path) -> dict[str, tuple[float, float]]:
                          splits.labels, monitor.probe_lr, monitor.probe_steps, recipe.seed)
             for which in ("pretrained", "random")
         )
-    return result
+    return recipe.model.pooling, result
 
 
 def main() -> None:
@@ -94,11 +80,14 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     table = {run: scores(run) for run in args.runs}
     print("| run | readout | pretrained | random init | difference |\n|---|---|---:|---:|---:|")
-    for run, rows in table.items():
+    names = [run.name for run in args.runs]
+    for run, (own, rows) in table.items():
+        shown = run.name if names.count(run.name) == 1 else str(run)
         for name, (pretrained, random_init) in rows.items():
-            print(f"| {run.name} | {name} | {pretrained:.3f} | {random_init:.3f} | {pretrained - random_init:+.3f} |")
+            label = f"{name} (the run's)" if name == own else name
+            print(f"| {shown} | {label} | {pretrained:.3f} | {random_init:.3f} | {pretrained - random_init:+.3f} |")
     for name in READOUTS:
-        pretrained, random_init = (np.array([table[run][name][i] for run in args.runs]) for i in (0, 1))
+        pretrained, random_init = (np.array([table[run][1][name][i] for run in args.runs]) for i in (0, 1))
         print(f"| mean of {len(args.runs)} | {name} | {pretrained.mean():.3f} ± {pretrained.std():.3f} "
               f"| {random_init.mean():.3f} ± {random_init.std():.3f} | {pretrained.mean() - random_init.mean():+.3f} |")
 

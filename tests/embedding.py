@@ -7,6 +7,7 @@ from typing import Any
 
 import jepa_platform
 import torch
+from jepa_platform.model import pooled_width
 
 TINY_RUN: dict[str, Any] = {
     "model": {"preset": "vit_tiny", "embed_dim": 32, "num_heads": 2, "depth": 1,
@@ -25,10 +26,11 @@ def check_embeds_like_training(run: Path, file: Path) -> torch.Tensor:
     """``load_encoder(run).embed(file)``, checked against the samples the training datasets read from ``file``."""
     encoder = jepa_platform.load_encoder(run)
     embedded = encoder.embed(file)
-    assert embedded.ndim == 2 and embedded.shape[1] == encoder.stack.norm.normalized_shape[0]
+    width = encoder.stack.norm.normalized_shape[0]
+    assert embedded.ndim == 2 and embedded.shape[1] == pooled_width(width, encoder.pooling)
     assert torch.isfinite(embedded).all()
     tokens = encoder.embed(file, pooled=False)
-    assert tokens.shape == (len(embedded), encoder.grid.num_tokens, embedded.shape[1])
+    assert tokens.shape == (len(embedded), encoder.grid.num_tokens, width)
     splits = encoder.plugin.build_datasets(file, encoder.data)
     sample = splits.train[0] if len(splits.train) else splits.val[0]
     one = encoder.embed(sample)  # one sample as the training dataset gives it

@@ -8,10 +8,12 @@ import subprocess
 import sys
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
+import yaml
 from jepa_platform import load_encoder
 from jepa_platform.cli import main
 from jepa_platform.domain import cache_dir
@@ -65,8 +67,10 @@ def ecg_batch(length: int = 1000, batch: int = 3) -> dict[str, torch.Tensor]:
 
 
 @pytest.mark.parametrize(
-    "head", [LinearHead(8, 3), MLPHead(8, 3), AttentiveHead(8, 3, num_heads=2), LastTokenHead(8, 3)],
-    ids=["linear", "mlp", "attentive", "last"],
+    "head",
+    [LinearHead(8, 3), MLPHead(8, 3), AttentiveHead(8, 3, num_heads=2), LastTokenHead(8, 3),
+     LinearHead(8, 3, "max"), MLPHead(8, 3, "mean_std")],
+    ids=["linear", "mlp", "attentive", "last", "linear-max", "mlp-mean-std"],
 )
 def test_heads_ignore_padding(head):
     head.eval()
@@ -216,7 +220,7 @@ def test_probe_tests_the_mean_logits_of_each_records_windows(checkpoint, tmp_pat
 
     # Fine-tune, starting from the probe's head.
     fresh = build_head("attentive", 192, len(task.labels.names), recipe.model.num_heads)
-    load_probe_head(fresh, tmp_path / "probe", task, "attentive")
+    load_probe_head(fresh, tmp_path / "probe", task, "attentive", "mean")
     assert torch.equal(fresh.query, best["head.query"]) and torch.equal(fresh.linear.weight, best["head.linear.weight"])
     finetune = {"max_epochs": 1, "warmup_epochs": 0, "head_from": str(tmp_path / "probe")}
     recipe, pretrained = resolve_downstream(RECIPES / "ptbxl-rhythm.yaml", {**QUICK, "finetune": finetune}, checkpoint)
@@ -315,6 +319,14 @@ def test_recipe_errors_name_the_key(checkpoint, capsys, args, message):
     code = main(["probe", "--recipe", str(RECIPES / "ptbxl-all.yaml"), "--checkpoint", str(checkpoint),
                  "--print-config", *args])
     assert code == 2 and message in capsys.readouterr().err
+
+
+def test_a_checkpoints_encoder_may_be_read_with_another_pooling(checkpoint, capsys):
+    code = main(["probe", "--recipe", str(RECIPES / "ptbxl-all.yaml"), "--checkpoint", str(checkpoint),
+                 "--print-config", "--model.pooling", "max"])
+    assert code == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["model"]["pooling"] == "max" and printed["model"]["embed_dim"] == 192  # the rest from the checkpoint
 
 
 @pytest.mark.slow
@@ -437,3 +449,15 @@ def test_runs_racing_to_create_their_experiment_find_the_one_made(tmp_path, monk
     assert len(looked) == 2  # the failed create was retried, and found the experiment
     assert [e.experiment_id for e in MlflowClient(tracking_uri=uri).search_experiments()
             if e.name == "jepa-platform/ecg"] == [made.experiment_id]
+
+
+def test_a_probe_head_of_another_pooling_is_refused(tmp_path):
+    task = SimpleNamespace(name="rhythm", labels=SimpleNamespace(names=["a", "b"]))
+    saved = {"mode": "probe", "task": "rhythm", "classes": ["a", "b"],
+             "recipe": {"probe": {"head": "linear"}, "model": {"pooling": "mean"}}}
+    head = build_head("linear", 8, 2, 2, pooling="max")
+    path = tmp_path / "best.ckpt"
+    torch.save({"hyper_parameters": saved, "state_dict": {f"head.{k}": v for k, v in head.state_dict().items()}}, path)
+    with pytest.raises(JepaError, match="reads mean-pooled tokens, this run's max"):
+        load_probe_head(head, path, task, "linear", "max")
+    load_probe_head(build_head("linear", 8, 2, 2), path, task, "linear", "mean")  # the same pooling loads

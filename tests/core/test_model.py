@@ -8,6 +8,7 @@ from jepa_platform.domain import AuxiliaryLoss
 from jepa_platform.domain.registry import load_domain
 from jepa_platform.domain.tokens import TokenGrid
 from jepa_platform.errors import JepaError
+from jepa_platform.model import pooled, pooled_width
 from jepa_platform.model.posembed import PositionEmbedding, sincos_1d, sincos_grid
 from jepa_platform.pretrain.config import resolve_recipe
 from jepa_platform.pretrain.module import JEPAModule
@@ -231,3 +232,33 @@ def test_a_retargeted_schedule_continues_without_a_jump():
     restored = TrainingSchedule(total=60, warmup=6, start=0.1, peak=1.0, final=0.01)
     restored.load_state_dict(schedule.state_dict())
     assert restored.lr_factor(33) == schedule.lr_factor(33)
+
+
+@pytest.mark.parametrize("pooling", ["mean", "mean_std", "max"])
+def test_pooling_reads_only_valid_tokens(pooling):
+    torch.manual_seed(0)
+    tokens = torch.randn(3, 5, 4)
+    valid = torch.tensor([[True] * 5, [True, True, False, False, False], [False] * 5])
+    rows = pooled(tokens, valid, pooling)
+    assert rows.shape == (3, pooled_width(4, pooling))
+    for sample, count in ((0, 5), (1, 2)):
+        kept = tokens[sample, :count]
+        expected = {
+            "mean": kept.mean(0),
+            "mean_std": torch.cat([kept.mean(0), kept.std(0, unbiased=False)]),
+            "max": kept.amax(0),
+        }[pooling]
+        assert torch.allclose(rows[sample], expected, atol=1e-6)
+    assert torch.equal(rows[2], torch.zeros_like(rows[2]))  # no valid token: zeros, not -inf or NaN
+    assert torch.allclose(pooled(tokens[:1], None, pooling), rows[:1], atol=1e-6)
+
+
+def test_mean_std_pooling_has_finite_gradients_with_a_single_valid_token():
+    tokens = torch.randn(1, 3, 4, requires_grad=True)
+    pooled(tokens, torch.tensor([[True, False, False]]), "mean_std").sum().backward()
+    assert torch.isfinite(tokens.grad).all()
+
+
+def test_the_encoder_carries_the_recipes_pooling():
+    module = small_module(pooling="max")
+    assert module.encoder.pooling == module.target_encoder.pooling == "max"

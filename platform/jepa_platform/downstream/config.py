@@ -2,7 +2,8 @@
 
 Layers, later ones winning: built-in defaults < the ``--recipe`` file <
 command-line overrides. The encoder's architecture and preprocessing
-(``model``, ``data``) come from the checkpoint; without one they are resolved
+(``model``, ``data``) come from the checkpoint, except ``model.pooling`` and
+``data.path``, which a recipe may set; without one they are resolved
 as ``pretrain`` resolves them (domain defaults, demo settings without a data
 path, then the recipe's ``model`` and ``data`` keys), so a random-init baseline
 has the architecture pretraining builds for the same data.
@@ -151,7 +152,8 @@ def resolve_downstream(
 
     Raises:
         JepaError: The checkpoint is of another domain than the recipe, the recipe
-            sets the architecture of a checkpoint, or a key is unknown or invalid.
+            sets the architecture of a checkpoint (any ``model`` key but ``pooling``), or a key is unknown
+            or invalid.
     """
     upper = deep_merge(read_yaml(recipe_file) if recipe_file else {}, overrides)
     domain = upper.get("domain")
@@ -170,14 +172,15 @@ def resolve_downstream(
                 f"{pretrained.source} was pretrained on domain '{pretrained.domain}', "
                 f"but the recipe is for domain '{domain}'"
             )
-        fixed = [f"model.{key}" for key in model_keys] + [f"data.{key}" for key in data_keys if key != "path"]
+        fixed = [f"model.{key}" for key in model_keys if key != "pooling"]
+        fixed += [f"data.{key}" for key in data_keys if key != "path"]
         if fixed:
             raise JepaError(
                 f"recipe key '{fixed[0]}' cannot be set with --checkpoint: "
                 "the encoder's architecture and preprocessing come from the checkpoint"
             )
         domain = pretrained.domain
-        architecture = {"model": pretrained.model, "data": {**pretrained.data, **data_keys}}
+        architecture = {"model": {**pretrained.model, **model_keys}, "data": {**pretrained.data, **data_keys}}
     else:
         if not domain:
             raise JepaError("no domain given: set 'domain:' in the recipe or pass --checkpoint")

@@ -1,5 +1,6 @@
-"""Heads on encoder tokens: linear or MLP on the mean of the valid tokens, attentive pooling, or an MLP on the
-last valid token (tokens in time order).
+"""Heads on encoder tokens: linear or MLP on the pooled valid tokens (the encoder's ``model.pooling``: mean,
+mean and standard deviation, or maximum), attentive pooling, or an MLP on the last valid token (tokens in time
+order).
 
 The attentive head is V-JEPA's attentive probe: one learned query
 cross-attends to the tokens, a block with an MLP of ratio 4 refines it, and
@@ -13,51 +14,49 @@ import torch.nn.functional as F
 from timm.layers import Mlp, trunc_normal_
 from torch import nn
 
-from ..model.encoder import init_weights
+from ..model.config import Pooling, pooled_width
+from ..model.encoder import init_weights, pooled
 from .choices import HeadKind
 
 
-def masked_mean(tokens: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
-    """Mean of each sample's valid tokens, ``B × N × D -> B × D``."""
-    if valid is None:
-        return tokens.mean(dim=1)
-    weights = valid.unsqueeze(-1).to(tokens.dtype)
-    return (tokens * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1)
-
-
 class LinearHead(nn.Module):
-    """Mean-pooled valid tokens, standardized by a BatchNorm without affine parameters (as MAE's
+    """Pooled valid tokens, standardized by a BatchNorm without affine parameters (as MAE's
     linear probe: still a linear classifier), then one linear layer."""
 
-    def __init__(self, dim: int, outputs: int) -> None:
+    def __init__(self, dim: int, outputs: int, pooling: Pooling = "mean") -> None:
         super().__init__()
-        self.norm = nn.BatchNorm1d(dim, affine=False)
-        self.linear = nn.Linear(dim, outputs)
+        self.pooling = pooling
+        self.norm = nn.BatchNorm1d(pooled_width(dim, pooling), affine=False)
+        self.linear = nn.Linear(pooled_width(dim, pooling), outputs)
         trunc_normal_(self.linear.weight, std=0.02)
         nn.init.zeros_(self.linear.bias)
 
     def forward(self, tokens: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
-        return self.linear(self.norm(masked_mean(tokens, valid)))
+        return self.linear(self.norm(pooled(tokens, valid, self.pooling)))
 
 
 class MLPHead(nn.Module):
-    """Mean-pooled valid tokens, standardized as in :class:`LinearHead`, then an MLP with one GELU hidden layer.
+    """Pooled valid tokens, standardized as in :class:`LinearHead`, then an MLP with one GELU hidden layer.
 
     Args:
         dim: Token width.
         outputs: Number of logits.
+        pooling: How the tokens are pooled (:func:`~jepa_platform.model.encoder.pooled`).
         mlp_ratio: Hidden width over ``dim``.
         dropout: Dropout after the hidden layer.
     """
 
-    def __init__(self, dim: int, outputs: int, mlp_ratio: float = 4.0, dropout: float = 0.1) -> None:
+    def __init__(
+        self, dim: int, outputs: int, pooling: Pooling = "mean", mlp_ratio: float = 4.0, dropout: float = 0.1
+    ) -> None:
         super().__init__()
-        self.norm = nn.BatchNorm1d(dim, affine=False)
-        self.mlp = Mlp(dim, int(dim * mlp_ratio), outputs, drop=dropout)
+        self.pooling = pooling
+        self.norm = nn.BatchNorm1d(pooled_width(dim, pooling), affine=False)
+        self.mlp = Mlp(pooled_width(dim, pooling), int(dim * mlp_ratio), outputs, drop=dropout)
         self.mlp.apply(init_weights)
 
     def forward(self, tokens: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
-        return self.mlp(self.norm(masked_mean(tokens, valid)))
+        return self.mlp(self.norm(pooled(tokens, valid, self.pooling)))
 
 
 class AttentiveHead(nn.Module):
@@ -137,17 +136,20 @@ class TokenHead(nn.Module):
         return self.out(self.norm(tokens.transpose(1, 2)).transpose(1, 2))
 
 
-def build_head(kind: HeadKind, dim: int, outputs: int, num_heads: int, per_token: bool = False) -> nn.Module:
+def build_head(
+    kind: HeadKind, dim: int, outputs: int, num_heads: int, per_token: bool = False, pooling: Pooling = "mean"
+) -> nn.Module:
     """A ``linear``, ``mlp``, ``attentive`` or ``last`` head mapping ``B × N × dim`` tokens to ``B × outputs``
-    logits; ``per_token`` (dense tasks): a ``linear`` or ``mlp`` head giving ``B × N × outputs``."""
+    logits (``linear`` and ``mlp`` on the tokens pooled by ``pooling``); ``per_token`` (dense tasks): a
+    ``linear`` or ``mlp`` head giving ``B × N × outputs``."""
     if per_token:
         if kind in ("attentive", "last"):
             raise ValueError(f"a dense (per-token) task takes a linear or mlp head, not {kind}")
         return TokenHead(dim, outputs, mlp=kind == "mlp")
     if kind == "linear":
-        return LinearHead(dim, outputs)
+        return LinearHead(dim, outputs, pooling)
     if kind == "mlp":
-        return MLPHead(dim, outputs)
+        return MLPHead(dim, outputs, pooling)
     if kind == "last":
         return LastTokenHead(dim, outputs)
     return AttentiveHead(dim, outputs, num_heads)

@@ -198,11 +198,12 @@ class PretrainedEncoder(Encoder):
             item: A file path, read by the domain's :meth:`~jepa_platform.domain.DomainPlugin.read_file`
                 (e.g. an ECG ``.hea`` record, an EEG ``.edf``, a SAR GeoTIFF chip, a CSV of table rows),
                 or one sample as a dataset gives it (a mapping of arrays without a batch axis).
-            pooled: ``True``: the mean of each sample's valid tokens; ``False``: every token.
+            pooled: ``True``: each sample's valid tokens pooled by ``model.pooling`` (their mean unless the
+                recipe said otherwise); ``False``: every token.
 
         Returns:
-            For a file, one row per sample it gives (a record's windows, a table's rows): ``S × D``, or
-            ``S × N × D`` unpooled; for one sample ``D`` or ``N × D``. Float32 on the encoder's device.
+            For a file, one row per sample it gives (a record's windows, a table's rows): ``S × D`` (``S × 2D``
+            for ``mean_std`` pooling), or ``S × N × D`` unpooled; for one sample ``D`` or ``N × D``. Float32 on the encoder's device.
         """
         single = isinstance(item, Mapping)
         samples = item if single else self.plugin.read_file(Path(item), self.data)
@@ -217,7 +218,7 @@ class PretrainedEncoder(Encoder):
         tokens = self(batch).float()
         valid = self.tokenizer.valid_mask(batch)
         self.train(was_training)
-        result = pooled_tokens(tokens, None if valid is None else valid.to(device)) if pooled else tokens
+        result = pooled_tokens(tokens, None if valid is None else valid.to(device), self.pooling) if pooled else tokens
         return result[0] if single else result
 
 

@@ -22,6 +22,7 @@ from ..data.shards import ShardSet
 from ..domain.contract import DataConfig, DomainPlugin, DownstreamTask, TaskConfig, cache_dir
 from ..domain.registry import load_domain
 from ..errors import JepaError
+from ..model.config import Pooling
 from ..pretrain.plots import downstream_panels, plot_run
 from ..runs.atomic import AtomicCheckpointIO, atomic_write_text, load_checkpoint
 from ..runs.folder import CONFIG_FILE, RUN_FILE, quiet_library_chatter, refuse_existing, usable_workers
@@ -36,8 +37,9 @@ from .results import PER_CLASS_FILE, RESULTS_FILE, ROW_FILE, markdown_row, metho
 BEST_CHECKPOINT = Path("checkpoints") / "best.ckpt"
 
 
-def load_probe_head(head: torch.nn.Module, run: Path, task: DownstreamTask, kind: str) -> None:
-    """Start ``head`` from the head of a probe run (its folder or its checkpoint) of the same task and head."""
+def load_probe_head(head: torch.nn.Module, run: Path, task: DownstreamTask, kind: str, pooling: Pooling) -> None:
+    """Start ``head`` from the head of a probe run (its folder or its checkpoint) of the same task, head and
+    pooling."""
     path = run / BEST_CHECKPOINT if run.is_dir() else run
     if not path.is_file():
         raise JepaError(f"finetune.head_from: {path} does not exist")
@@ -50,6 +52,9 @@ def load_probe_head(head: torch.nn.Module, run: Path, task: DownstreamTask, kind
     probe_head = saved["recipe"]["probe"]["head"]
     if probe_head != kind:
         raise JepaError(f"finetune.head_from: {path} has a {probe_head} head; set finetune.head to {probe_head}")
+    probe_pooling = saved["recipe"].get("model", {}).get("pooling", "mean")
+    if kind in ("linear", "mlp") and probe_pooling != pooling:
+        raise JepaError(f"finetune.head_from: {path}'s head reads {probe_pooling}-pooled tokens, this run's {pooling}")
     weights = checkpoint["state_dict"]
     head.load_state_dict({key.removeprefix("head."): value for key, value in weights.items() if key.startswith("head.")})
 
@@ -129,9 +134,11 @@ def run_downstream(recipe: DownstreamRecipe, mode: Mode, pretrained: Pretrained 
     encoder = build_encoder(plugin, model, task.data)
     if pretrained is not None:
         load_weights(encoder, pretrained)
-    head = build_head(stage.head, model.embed_dim, len(task.labels.names), model.num_heads, task.labels.per_token)
+    head = build_head(
+        stage.head, model.embed_dim, len(task.labels.names), model.num_heads, task.labels.per_token, model.pooling
+    )
     if isinstance(stage, FinetuneConfig) and stage.head_from:
-        load_probe_head(head, Path(stage.head_from), task, stage.head)
+        load_probe_head(head, Path(stage.head_from), task, stage.head, model.pooling)
     module = DownstreamModule(encoder, head, task, recipe, mode, scale)
     loaders = {
         split: loader(getattr(task, split), cfg.batch_size, workers, split == "train", recipe.seed)

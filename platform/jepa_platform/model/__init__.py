@@ -3,7 +3,7 @@
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from .config import PRESETS, ModelConfig
+from .config import PRESETS, ModelConfig, Pooling, pooled_width
 
 if TYPE_CHECKING:
     from .encoder import Encoder, TransformerStack, gather_tokens, key_padding_mask, pooled
@@ -17,8 +17,8 @@ _LAZY = {
 """The torch-backed names, imported on first use so that reading a recipe needs no torch."""
 
 __all__ = [
-    "PRESETS", "Encoder", "ModelConfig", "Predictor", "TransformerStack",
-    "gather_tokens", "jepa_step_flops", "key_padding_mask", "pooled", "transformer_forward_flops",
+    "PRESETS", "Encoder", "ModelConfig", "Pooling", "Predictor", "TransformerStack",
+    "gather_tokens", "jepa_step_flops", "key_padding_mask", "pooled", "pooled_width", "transformer_forward_flops",
 ]
 
 

@@ -8,6 +8,14 @@ from pydantic import model_validator
 
 from ..config import Section
 
+Pooling = Literal["mean", "mean_std", "max"]
+"""How a sample's tokens become one embedding: see :attr:`ModelConfig.pooling`."""
+
+
+def pooled_width(dim: int, pooling: Pooling) -> int:
+    """Width of ``dim``-wide tokens pooled by ``pooling``: twice ``dim`` for ``mean_std``."""
+    return dim * 2 if pooling == "mean_std" else dim
+
 PRESETS: dict[str, dict[str, int]] = {
     "vit_tiny": dict(embed_dim=192, depth=12, num_heads=3, predictor_dim=96, predictor_depth=6, predictor_heads=3),
     "vit_small": dict(embed_dim=384, depth=12, num_heads=6, predictor_dim=192, predictor_depth=6, predictor_heads=6),
@@ -32,6 +40,11 @@ class ModelConfig(Section):
     activation_checkpointing: bool = False
     """Recompute each transformer block's activations in the backward pass instead of keeping them
     (encoder and predictor): less memory per sample, so larger batches or models, for more compute."""
+    pooling: Pooling = "mean"
+    """How a sample's valid tokens become its embedding, wherever one row per sample is read (the monitor's
+    probe and RankMe, the downstream ``linear`` and ``mlp`` heads, ``embed()``): their ``mean``; their mean
+    and standard deviation concatenated (``mean_std``, twice the width); or each feature's maximum
+    (``max``: a few informative tokens among many uninformative ones, as a vehicle's among SAR clutter)."""
 
     @model_validator(mode="before")
     @classmethod

@@ -11,7 +11,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from ..domain.tokens import TokenBatch, TokenGrid, Tokenizer
-from .config import ModelConfig
+from .config import ModelConfig, Pooling
 from .posembed import PositionEmbedding
 
 
@@ -91,6 +91,7 @@ class Encoder(nn.Module):
         if tokenizer.embed_dim != config.embed_dim:
             raise ValueError(f"tokenizer width {tokenizer.embed_dim} != model.embed_dim {config.embed_dim}")
         self.tokenizer = tokenizer
+        self.pooling: Pooling = config.pooling
         self.pos_embed = PositionEmbedding(tokenizer.grid, config.embed_dim)
         self.stack = TransformerStack(
             config.embed_dim, config.depth, config.num_heads, config.mlp_ratio, config.qkv_bias, config.drop_path,
@@ -130,9 +131,20 @@ def gather_tokens(tokens: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return picked.reshape(*index.shape, tokens.shape[-1])
 
 
-def pooled(tokens: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
-    """Mean of each sample's valid tokens, ``B × N × D -> B × D``."""
-    if valid is None:
-        return tokens.mean(dim=1)
-    weights = valid.unsqueeze(-1).to(tokens.dtype)
-    return (tokens * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1)
+def pooled(tokens: torch.Tensor, valid: torch.Tensor | None, pooling: Pooling = "mean") -> torch.Tensor:
+    """Each sample's valid tokens (``B × N × D``) as one row: their mean (``B × D``), their mean and standard
+    deviation concatenated (``mean_std``, ``B × 2D``) or each feature's maximum (``max``, ``B × D``).
+    A sample without a valid token gives zeros."""
+    if pooling == "max":
+        if valid is None:
+            return tokens.amax(dim=1)
+        peak = tokens.masked_fill(~valid.unsqueeze(-1), float("-inf")).amax(dim=1)
+        return torch.where(valid.any(dim=1, keepdim=True), peak, torch.zeros_like(peak))
+    weights = torch.ones_like(tokens[..., :1]) if valid is None else valid.unsqueeze(-1).to(tokens.dtype)
+    count = weights.sum(dim=1).clamp(min=1)
+    mean = (tokens * weights).sum(dim=1) / count
+    if pooling == "mean":
+        return mean
+    spread = ((tokens - mean.unsqueeze(1)).square() * weights).sum(dim=1) / count
+    std = torch.where(spread > 0, spread.clamp(min=1e-12).sqrt(), torch.zeros_like(spread))  # finite gradient at 0
+    return torch.cat([mean, std], dim=1)

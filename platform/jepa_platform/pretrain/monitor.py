@@ -72,8 +72,8 @@ def precision(context: Any, device: torch.device) -> Any:
 def encode(
     encoder: Encoder, batches: Batches, device: torch.device, context: Any = None, token_samples: int = 0
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pooled embeddings (``N × D``) of every sample of ``batches``, in eval mode, and the valid token
-    embeddings of the first ``token_samples`` samples (``T × D``); float32 on the CPU."""
+    """Pooled embeddings (``N × D``, by the encoder's ``pooling``) of every sample of ``batches``, in eval
+    mode, and the valid token embeddings of the first ``token_samples`` samples (``T × D``); float32 on the CPU."""
     was_training = encoder.training
     encoder.eval()
     rows, token_rows = [], []
@@ -83,14 +83,13 @@ def encode(
         with precision(context, device):
             tokens = encoder(batch).float()
         valid = None if valid is None else valid.to(device)
-        rows.append(pooled(tokens, valid).cpu())
+        rows.append(pooled(tokens, valid, encoder.pooling).cpu())
         wanted = token_samples - sum(len(r) for r in rows[:-1])
         if wanted > 0:
             kept = tokens[:wanted] if valid is None else tokens[:wanted][valid[:wanted]]
             token_rows.append(kept.reshape(-1, tokens.shape[-1]).cpu())
     encoder.train(was_training)
-    width = rows[0].shape[-1]
-    return torch.cat(rows), torch.cat(token_rows) if token_rows else torch.empty(0, width)
+    return torch.cat(rows), torch.cat(token_rows) if token_rows else torch.empty(0, tokens.shape[-1])
 
 
 @torch.no_grad()
@@ -117,7 +116,7 @@ def token_rows(
 def context_views(
     encoder: Encoder, masking: MaskStrategy, batches: Batches, views: int, device: torch.device, context: Any = None
 ) -> torch.Tensor:
-    """``n × views × D``: pooled embeddings of each sample of ``batches`` under ``views`` context masks,
+    """``n × views × D``: pooled embeddings (by the encoder's ``pooling``) of each sample of ``batches`` under ``views`` context masks,
     drawn by ``masking`` from a fixed seed (the same masks at every measure)."""
     was_training = encoder.training
     encoder.eval()
@@ -130,7 +129,7 @@ def context_views(
         with precision(context, device):
             tokens = encoder.embed_tokens(batch).tokens
             drawn = [masking.sample(encoder.grid, tokens.shape[0], generator, valid).context for _ in range(views)]
-            seen = [encoder.encode(tokens, keep=keep.to(device)).float().mean(dim=1) for keep in drawn]
+            seen = [pooled(encoder.encode(tokens, keep=keep.to(device)).float(), None, encoder.pooling) for keep in drawn]
         samples.append(torch.stack(seen, dim=1).cpu())
     encoder.train(was_training)
     return torch.cat(samples)
