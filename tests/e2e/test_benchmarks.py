@@ -119,7 +119,8 @@ def check_readout(out: str, tmp_path: Path) -> None:
     own = numbers(r"\| sar-run \| \w+ \(the run's\) \| ([\d.]+) \| ([\d.]+) \|", out)
     assert own == pytest.approx([trained, initial], abs=1e-3)  # the run's own pooling is the monitor's probe
     for readout in ("mean", "mean_std", "max"):
-        assert all(0 <= value <= 1 for value in numbers(rf"\| sar-run \| {readout}[^|]* \| ([\d.]+) \| ([\d.]+) \|", out))
+        row = rf"\| sar-run \| {readout}[^|]* \| ([\d.]+) \| ([\d.]+) \|"
+        assert all(0 <= value <= 1 for value in numbers(row, out))
         assert re.search(rf"\| mean of 1 \| {readout} \| [\d.]+ ± [\d.]+ \| [\d.]+ ± [\d.]+ \| [+-][\d.]+ \|", out)
 
 

@@ -203,7 +203,8 @@ class PretrainedEncoder(Encoder):
 
         Returns:
             For a file, one row per sample it gives (a record's windows, a table's rows): ``S × D`` (``S × 2D``
-            for ``mean_std`` pooling), or ``S × N × D`` unpooled; for one sample ``D`` or ``N × D``. Float32 on the encoder's device.
+            for ``mean_std`` pooling), or ``S × N × D`` unpooled; for one sample ``D`` or ``N × D``.
+            Float32 on the encoder's device.
         """
         single = isinstance(item, Mapping)
         samples = item if single else self.plugin.read_file(Path(item), self.data)

@@ -116,8 +116,8 @@ def token_rows(
 def context_views(
     encoder: Encoder, masking: MaskStrategy, batches: Batches, views: int, device: torch.device, context: Any = None
 ) -> torch.Tensor:
-    """``n × views × D``: pooled embeddings (by the encoder's ``pooling``) of each sample of ``batches`` under ``views`` context masks,
-    drawn by ``masking`` from a fixed seed (the same masks at every measure)."""
+    """``n × views × D``: pooled embeddings (by the encoder's ``pooling``) of each sample of ``batches``
+    under ``views`` context masks, drawn by ``masking`` from a fixed seed (the same masks at every measure)."""
     was_training = encoder.training
     encoder.eval()
     generator = torch.Generator().manual_seed(0)
@@ -129,7 +129,8 @@ def context_views(
         with precision(context, device):
             tokens = encoder.embed_tokens(batch).tokens
             drawn = [masking.sample(encoder.grid, tokens.shape[0], generator, valid).context for _ in range(views)]
-            seen = [pooled(encoder.encode(tokens, keep=keep.to(device)).float(), None, encoder.pooling) for keep in drawn]
+            encoded = [encoder.encode(tokens, keep=keep.to(device)).float() for keep in drawn]
+        seen = [pooled(views_tokens, None, encoder.pooling) for views_tokens in encoded]
         samples.append(torch.stack(seen, dim=1).cpu())
     encoder.train(was_training)
     return torch.cat(samples)
