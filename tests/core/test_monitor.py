@@ -158,14 +158,19 @@ def test_the_monitor_scores_the_encoder_beside_a_random_init_one():
     for key in ("monitor/rankme", "monitor/random_init_rankme", "probe/val_auc", "probe/random_init_val_auc"):
         assert key in values, key
     assert 1.0 <= float(values["monitor/rankme"]) <= 32 and 0.0 <= float(values["probe/val_auc"]) <= 1.0
+    for pooling in ("mean_std", "max"):  # when training ends: the probe on the other poolings, both encoders
+        for key in (f"probe/pooling_{pooling}/val_auc", f"probe/pooling_{pooling}/random_init_val_auc"):
+            assert 0.0 <= float(values[key]) <= 1.0, key
+    assert not any(key.startswith("probe/pooling_mean/") for key in values)  # the run's own: probe/val_auc
     # the random-init baseline is an encoder of the same architecture and seed, not the trained one
     fresh, _ = fit_tiny(True, steps=1, random_init=True)
     assert float(values["monitor/random_init_rankme"]) == pytest.approx(
         float(fresh.trainer.callback_metrics["monitor/random_init_rankme"]), rel=1e-5
     )
     assert float(values["monitor/rankme"]) != pytest.approx(float(values["monitor/random_init_rankme"]), rel=1e-3)
-    _, unwatched = fit_tiny(True, steps=2, random_init=False, probe=False)
+    quiet, unwatched = fit_tiny(True, steps=2, random_init=False, probe=False)
     assert unwatched.baseline is None and "probe/val_auc" not in unwatched.latest
+    assert not any(key.startswith("probe/") for key in quiet.trainer.callback_metrics)
 
 
 @pytest.mark.slow

@@ -113,11 +113,13 @@ def readout_args(tmp_path: Path, env: dict[str, str]) -> list[str]:
 
 
 def check_readout(out: str, tmp_path: Path) -> None:
-    trained, initial = numbers(
-        r"linear probe accuracy ([\d.]+) \(random-init encoder ([\d.]+)\)", (tmp_path / "pretrain.out").read_text()
-    )
-    own = numbers(r"\| sar-run \| \w+ \(the run's\) \| ([\d.]+) \| ([\d.]+) \|", out)
+    summary = (tmp_path / "pretrain.out").read_text()
+    trained, initial = numbers(r"linear probe accuracy ([\d.]+) \(random-init encoder ([\d.]+)\)", summary)
+    own = numbers(r"\| sar-run \| max \(the run's\) \| ([\d.]+) \| ([\d.]+) \|", out)  # the demo reads max
     assert own == pytest.approx([trained, initial], abs=1e-3)  # the run's own pooling is the monitor's probe
+    for other in ("mean", "mean_std"):  # the run's end-of-run probe on the other poolings, as readout.py fits it
+        at_end = numbers(rf"with {other} pooling ([\d.]+) \(random-init encoder ([\d.]+)\)", summary)
+        assert numbers(rf"\| sar-run \| {other} \| ([\d.]+) \| ([\d.]+) \|", out) == pytest.approx(at_end, abs=1e-3)
     for readout in ("mean", "mean_std", "max"):
         row = rf"\| sar-run \| {readout}[^|]* \| ([\d.]+) \| ([\d.]+) \|"
         assert all(0 <= value <= 1 for value in numbers(row, out))

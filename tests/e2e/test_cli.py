@@ -69,6 +69,7 @@ def test_demo_pretraining_end_to_end(tmp_path):
     trained, initial = metric_history(out, "probe/val_auc"), metric_history(out, "probe/random_init_val_auc")
     assert len(trained) == len(initial) >= 2 and all(0 < value < 1 for value in trained + initial)
     assert len(set(initial)) == 1  # the random-init encoder is scored once, then drawn as a reference line
+    assert "with max pooling" in result.stdout and len(metric_history(out, "probe/pooling_max/val_auc")) == 1
     assert metric_history(out, "monitor/random_init_rankme") and (out / "plots" / "training.png").is_file()
 
 

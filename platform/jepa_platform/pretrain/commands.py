@@ -118,7 +118,8 @@ def run_pretrain(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def finished_line(metrics: dict[str, float]) -> str:
-    """``loss 0.12, RankMe 45.1 (random-init encoder 12.3), linear probe AUC 0.871 (random-init encoder 0.790)``."""
+    """``loss 0.12, RankMe 45.1 (random-init encoder 12.3), linear probe AUC 0.871 (random-init encoder 0.790)``,
+    then the probe on the other poolings: ``, with max pooling 0.85 (random-init encoder 0.77)``."""
     parts = [f"loss {metrics['train/loss']:.4g}"] if "train/loss" in metrics else []
     for key, name in (("monitor/rankme", "RankMe"), ("probe/val_auc", "linear probe AUC"),
                       ("probe/val_accuracy", "linear probe accuracy"),
@@ -128,6 +129,10 @@ def finished_line(metrics: dict[str, float]) -> str:
                                   key.replace("/val_", "/random_init_val_"))
             beside = f" (random-init encoder {initial:.4g})" if initial is not None else ""
             parts.append(f"{name} {metrics[key]:.4g}{beside}")
+    for key in sorted(key for key in metrics if key.startswith("probe/pooling_") and "/val_" in key):
+        initial = metrics.get(key.replace("/val_", "/random_init_val_"))
+        beside = f" (random-init encoder {initial:.4g})" if initial is not None else ""
+        parts.append(f"with {key.split('/')[1].removeprefix('pooling_')} pooling {metrics[key]:.4g}{beside}")
     return ", ".join(parts) or "no metrics logged"
 
 

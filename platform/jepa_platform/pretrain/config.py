@@ -97,6 +97,8 @@ class MonitorConfig(Section):
     """Full-batch AdamW steps of each fit of the linear probe."""
     random_init: bool = True
     """Score a random-init encoder of the same architecture and seed beside the trained one."""
+    other_poolings: bool = True
+    """When training ends, also fit the probe on the tokens pooled the other ways (``model.pooling``)."""
     token_samples: int = 32
     """Samples whose token embeddings (every valid token) give ``monitor/rankme_tokens``."""
     lidar_samples: int = 128

@@ -16,13 +16,15 @@ linear probe is fitted on the same training samples and scored on the
 validation samples (:mod:`.probe`; per token embedding when the labels are
 per token), and beside it the same probe on a random-init encoder of the same
 architecture and seed: every run shows whether pretraining made the encoder
-better than where it started.
+better than where it started. When training ends, the probe is also fitted on
+the tokens pooled the other ways (``probe/pooling_max/val_accuracy`` ...; see
+``model.pooling``), so a run shows what its pooling may hide.
 """
 
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, get_args
 
 import lightning as L
 import torch
@@ -33,12 +35,13 @@ from ..data.datamodule import batch_size_of
 from ..domain.contract import DatasetSplits, LabelSpec
 from ..domain.registry import load_domain
 from ..masking import MaskStrategy
-from ..model import Encoder, pooled
+from ..model import Encoder, Pooling, pooled
 from .config import MonitorConfig
 from .criteria import lidar, rankme
 from .probe import linear_probe, probe_metric
 
 Batches = list[Any]
+POOLINGS: tuple[Pooling, ...] = get_args(Pooling)
 
 
 def fixed_batches(dataset: Dataset, count: int, batch_size: int, seed: int) -> Batches:
@@ -90,6 +93,27 @@ def encode(
             token_rows.append(kept.reshape(-1, tokens.shape[-1]).cpu())
     encoder.train(was_training)
     return torch.cat(rows), torch.cat(token_rows) if token_rows else torch.empty(0, tokens.shape[-1])
+
+
+@torch.no_grad()
+def encode_poolings(
+    encoder: Encoder, batches: Batches, device: torch.device, context: Any = None
+) -> dict[Pooling, torch.Tensor]:
+    """Every sample of ``batches`` under each pooling of its tokens (``pooling -> N × width``), in eval mode;
+    float32 on the CPU."""
+    was_training = encoder.training
+    encoder.eval()
+    rows: dict[Pooling, list[torch.Tensor]] = {pooling: [] for pooling in POOLINGS}
+    for batch in batches:
+        valid = encoder.tokenizer.valid_mask(batch)
+        batch = move_data_to_device(batch, device)
+        with precision(context, device):
+            tokens = encoder(batch).float()
+        valid = None if valid is None else valid.to(device)
+        for pooling, parts in rows.items():
+            parts.append(pooled(tokens, valid, pooling).cpu())
+    encoder.train(was_training)
+    return {pooling: torch.cat(parts) for pooling, parts in rows.items()}
 
 
 @torch.no_grad()
@@ -180,6 +204,7 @@ class RepresentationMonitor(L.Callback):
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.measure(trainer, pl_module, probe=True)
         self.compare(trainer)
+        record(trainer, self.other_poolings(pl_module, trainer.precision_plugin.forward_context))
 
     # ---------------------------------------------------------- measures
     def measure(self, trainer: L.Trainer, pl_module: L.LightningModule, probe: bool) -> None:
@@ -246,22 +271,49 @@ class RepresentationMonitor(L.Callback):
             pairs = (train, labels_of(self.train_batches)), (val, labels_of(self.val_batches))
         return linear_probe(*pairs, self.labels, cfg.probe_lr, cfg.probe_steps, self.seed)
 
+    def random_init_encoder(self, pl_module: L.LightningModule) -> Encoder:
+        """An encoder of the run's architecture initialized from the run's seed (the same one at every call)."""
+        recipe = pl_module.recipe
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            tokenizer = load_domain(recipe.domain).build_tokenizer(recipe.data, recipe.model.embed_dim)
+            return Encoder(tokenizer, recipe.model).to(pl_module.device)
+
     def random_init_values(self, pl_module: L.LightningModule, context: Any, probe: bool) -> dict[str, float]:
         """RankMe and the probe's score of a random-init encoder (computed once, then logged beside each measure)."""
         if not self.config.random_init:
             return {}
         if self.baseline is None:
-            recipe = pl_module.recipe
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(self.seed)
-                tokenizer = load_domain(recipe.domain).build_tokenizer(recipe.data, recipe.model.embed_dim)
-                encoder = Encoder(tokenizer, recipe.model).to(pl_module.device)
+            encoder = self.random_init_encoder(pl_module)
             embeddings, _ = encode(encoder, self.train_batches, pl_module.device, context)
             self.baseline = {"monitor/random_init_rankme": rankme(embeddings)}
             if self.labels is not None:
                 score = self.probe_score(encoder, pl_module.device, context, embeddings)
                 self.baseline[self.probe_key("random_init_")] = score
         return {key: value for key, value in self.baseline.items() if probe or key.startswith("monitor/")}
+
+    def other_poolings(self, pl_module: L.LightningModule, context: Any) -> dict[str, float]:
+        """The probe's scores on the tokens pooled the ways the run's ``model.pooling`` does not
+        (``probe/pooling_<name>/val_<metric>``), for the target encoder and, as ``.../random_init_val_<metric>``,
+        the random-init one; empty without per-sample labels or with ``monitor.other_poolings`` off."""
+        labels, cfg, device = self.labels, self.config, pl_module.device
+        if labels is None or labels.per_token or not cfg.other_poolings:
+            return {}
+        encoders = {"": pl_module.target_encoder}
+        if cfg.random_init:
+            encoders["random_init_"] = self.random_init_encoder(pl_module)
+        targets = labels_of(self.train_batches), labels_of(self.val_batches)
+        values = {}
+        for prefix, encoder in encoders.items():
+            train, val = (encode_poolings(encoder, batches, device, context)
+                          for batches in (self.train_batches, self.val_batches))
+            for pooling in POOLINGS:
+                if pooling == encoder.pooling or not bool(torch.isfinite(train[pooling]).all()):
+                    continue
+                score = linear_probe((train[pooling], targets[0]), (val[pooling], targets[1]), labels,
+                                     cfg.probe_lr, cfg.probe_steps, self.seed)
+                values[f"probe/pooling_{pooling}/{prefix}val_{probe_metric(labels)}"] = score
+        return values
 
     def compare(self, trainer: L.Trainer) -> None:
         """Warn (and tag the MLflow run) when the trained encoder's probe ends below the random-init encoder's."""
