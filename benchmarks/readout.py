@@ -6,8 +6,9 @@ fixed training and validation samples; the monitor's linear probe
 (``pretrain.probe.linear_probe``, the run's ``probe_lr`` and ``probe_steps``) is
 fitted on each pooling of the tokens (``model.pooling``): the mean of the valid
 tokens, their mean and standard deviation concatenated, and their maximum.
-Prints one row per run and readout, the run's own pooling marked (its row is
-the run's end-of-run probe line), and the mean over runs.
+Prints one row per run and readout, the run's own pooling marked, and the mean
+and spread over runs. Each run's rows are its end-of-run line again (the probe
+on its own pooling and, with ``monitor.other_poolings``, on the others).
 
     .venv/bin/python benchmarks/readout.py runs/sar-s0 runs/sar-s1 runs/sar-s2
 """
@@ -23,24 +24,10 @@ import yaml
 from jepa_platform.data.datamodule import JEPADataModule
 from jepa_platform.domain import cache_dir, load_domain
 from jepa_platform.downstream.pretrained import load_encoder
-from jepa_platform.model import Encoder, Pooling, pooled
+from jepa_platform.model import Encoder, Pooling
 from jepa_platform.pretrain.config import recipe_model
-from jepa_platform.pretrain.monitor import fixed_batches, labels_of
+from jepa_platform.pretrain.monitor import POOLINGS, encode_poolings, fixed_batches, labels_of
 from jepa_platform.pretrain.probe import linear_probe
-
-READOUTS: tuple[Pooling, ...] = ("mean", "mean_std", "max")
-
-
-@torch.no_grad()
-def readouts(encoder: torch.nn.Module, batches: list) -> dict[str, torch.Tensor]:
-    """Each pooling of the encoder's tokens for every sample of ``batches``."""
-    rows: dict[str, list[torch.Tensor]] = {name: [] for name in READOUTS}
-    for batch in batches:
-        tokens = encoder(batch).float()
-        valid = encoder.tokenizer.valid_mask(batch)
-        for name in READOUTS:
-            rows[name].append(pooled(tokens, valid, name))
-    return {name: torch.cat(parts) for name, parts in rows.items()}
 
 
 def scores(run: Path) -> tuple[Pooling, dict[str, tuple[float, float]]]:
@@ -61,9 +48,10 @@ def scores(run: Path) -> tuple[Pooling, dict[str, tuple[float, float]]]:
     random_init = Encoder(plugin.build_tokenizer(recipe.data, recipe.model.embed_dim), recipe.model).eval()
     pretrained = load_encoder(run / "checkpoints" / "last.ckpt")
     result = {}
-    encoded = {which: (readouts(encoder, train), readouts(encoder, val))
+    cpu = torch.device("cpu")
+    encoded = {which: (encode_poolings(encoder, train, cpu), encode_poolings(encoder, val, cpu))
                for which, encoder in (("pretrained", pretrained), ("random", random_init))}
-    for name in READOUTS:
+    for name in POOLINGS:
         result[name] = tuple(
             linear_probe((encoded[which][0][name], labels_of(train)), (encoded[which][1][name], labels_of(val)),
                          splits.labels, monitor.probe_lr, monitor.probe_steps, recipe.seed)
@@ -86,7 +74,7 @@ def main() -> None:
         for name, (pretrained, random_init) in rows.items():
             label = f"{name} (the run's)" if name == own else name
             print(f"| {shown} | {label} | {pretrained:.3f} | {random_init:.3f} | {pretrained - random_init:+.3f} |")
-    for name in READOUTS:
+    for name in POOLINGS:
         pretrained, random_init = (np.array([table[run][1][name][i] for run in args.runs]) for i in (0, 1))
         print(f"| mean of {len(args.runs)} | {name} | {pretrained.mean():.3f} ± {pretrained.std():.3f} "
               f"| {random_init.mean():.3f} ± {random_init.std():.3f} | {pretrained.mean() - random_init.mean():+.3f} |")

@@ -24,6 +24,7 @@ the tokens pooled the other ways (``probe/pooling_max/val_accuracy`` ...; see
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 from typing import Any, get_args
 
 import lightning as L
@@ -72,47 +73,46 @@ def precision(context: Any, device: torch.device) -> Any:
 
 
 @torch.no_grad()
+def encoded(
+    encoder: Encoder, batches: Batches, device: torch.device, context: Any = None
+) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+    """Each batch's tokens (float32) and valid mask on ``device``, the encoder in eval mode meanwhile."""
+    was_training = encoder.training
+    encoder.eval()
+    try:
+        for batch in batches:
+            valid = encoder.tokenizer.valid_mask(batch)
+            with precision(context, device):
+                tokens = encoder(move_data_to_device(batch, device)).float()
+            yield tokens, None if valid is None else valid.to(device)
+    finally:
+        encoder.train(was_training)
+
+
 def encode(
     encoder: Encoder, batches: Batches, device: torch.device, context: Any = None, token_samples: int = 0
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Pooled embeddings (``N × D``, by the encoder's ``pooling``) of every sample of ``batches``, in eval
     mode, and the valid token embeddings of the first ``token_samples`` samples (``T × D``); float32 on the CPU."""
-    was_training = encoder.training
-    encoder.eval()
     rows, token_rows = [], []
-    for batch in batches:
-        valid = encoder.tokenizer.valid_mask(batch)
-        batch = move_data_to_device(batch, device)
-        with precision(context, device):
-            tokens = encoder(batch).float()
-        valid = None if valid is None else valid.to(device)
+    for tokens, valid in encoded(encoder, batches, device, context):
         rows.append(pooled(tokens, valid, encoder.pooling).cpu())
         wanted = token_samples - sum(len(r) for r in rows[:-1])
         if wanted > 0:
             kept = tokens[:wanted] if valid is None else tokens[:wanted][valid[:wanted]]
             token_rows.append(kept.reshape(-1, tokens.shape[-1]).cpu())
-    encoder.train(was_training)
     return torch.cat(rows), torch.cat(token_rows) if token_rows else torch.empty(0, tokens.shape[-1])
 
 
-@torch.no_grad()
 def encode_poolings(
     encoder: Encoder, batches: Batches, device: torch.device, context: Any = None
 ) -> dict[Pooling, torch.Tensor]:
     """Every sample of ``batches`` under each pooling of its tokens (``pooling -> N × width``), in eval mode;
     float32 on the CPU."""
-    was_training = encoder.training
-    encoder.eval()
     rows: dict[Pooling, list[torch.Tensor]] = {pooling: [] for pooling in POOLINGS}
-    for batch in batches:
-        valid = encoder.tokenizer.valid_mask(batch)
-        batch = move_data_to_device(batch, device)
-        with precision(context, device):
-            tokens = encoder(batch).float()
-        valid = None if valid is None else valid.to(device)
+    for tokens, valid in encoded(encoder, batches, device, context):
         for pooling, parts in rows.items():
             parts.append(pooled(tokens, valid, pooling).cpu())
-    encoder.train(was_training)
     return {pooling: torch.cat(parts) for pooling, parts in rows.items()}
 
 
