@@ -25,9 +25,9 @@ class LinearHead(nn.Module):
 
     def __init__(self, dim: int, outputs: int, pooling: Pooling = "mean") -> None:
         super().__init__()
-        self.pooling = pooling
-        self.norm = nn.BatchNorm1d(pooled_width(dim, pooling), affine=False)
-        self.linear = nn.Linear(pooled_width(dim, pooling), outputs)
+        self.pooling, width = pooling, pooled_width(dim, pooling)
+        self.norm = nn.BatchNorm1d(width, affine=False)
+        self.linear = nn.Linear(width, outputs)
         trunc_normal_(self.linear.weight, std=0.02)
         nn.init.zeros_(self.linear.bias)
 
@@ -50,9 +50,9 @@ class MLPHead(nn.Module):
         self, dim: int, outputs: int, pooling: Pooling = "mean", mlp_ratio: float = 4.0, dropout: float = 0.1
     ) -> None:
         super().__init__()
-        self.pooling = pooling
-        self.norm = nn.BatchNorm1d(pooled_width(dim, pooling), affine=False)
-        self.mlp = Mlp(pooled_width(dim, pooling), int(dim * mlp_ratio), outputs, drop=dropout)
+        self.pooling, width = pooling, pooled_width(dim, pooling)
+        self.norm = nn.BatchNorm1d(width, affine=False)
+        self.mlp = Mlp(width, int(dim * mlp_ratio), outputs, drop=dropout)
         self.mlp.apply(init_weights)
 
     def forward(self, tokens: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:

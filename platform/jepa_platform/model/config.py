@@ -44,7 +44,7 @@ class ModelConfig(Section):
     """How a sample's valid tokens become its embedding, wherever one row per sample is read (the monitor's
     probe and RankMe, the downstream ``linear`` and ``mlp`` heads, ``embed()``): their ``mean``; their mean
     and standard deviation concatenated (``mean_std``, twice the width); or each feature's maximum
-    (``max``: a few informative tokens among many uninformative ones, as a vehicle's among SAR clutter)."""
+    (``max``: a few informative tokens among many uninformative ones)."""
 
     @model_validator(mode="before")
     @classmethod

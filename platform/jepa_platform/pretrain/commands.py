@@ -127,13 +127,17 @@ def finished_line(metrics: dict[str, float]) -> str:
         if key in metrics:
             initial = metrics.get(key.replace("/", "/random_init_", 1) if key.startswith("monitor") else
                                   key.replace("/val_", "/random_init_val_"))
-            beside = f" (random-init encoder {initial:.4g})" if initial is not None else ""
-            parts.append(f"{name} {metrics[key]:.4g}{beside}")
+            parts.append(f"{name} {metrics[key]:.4g}{beside_random_init(initial)}")
     for key in sorted(key for key in metrics if key.startswith("probe/pooling_") and "/val_" in key):
         initial = metrics.get(key.replace("/val_", "/random_init_val_"))
-        beside = f" (random-init encoder {initial:.4g})" if initial is not None else ""
-        parts.append(f"with {key.split('/')[1].removeprefix('pooling_')} pooling {metrics[key]:.4g}{beside}")
+        pooling = key.split("/")[1].removeprefix("pooling_")
+        parts.append(f"with {pooling} pooling {metrics[key]:.4g}{beside_random_init(initial)}")
     return ", ".join(parts) or "no metrics logged"
+
+
+def beside_random_init(initial: float | None) -> str:
+    """`` (random-init encoder 0.790)``, or nothing when the random-init encoder was not scored."""
+    return f" (random-init encoder {initial:.4g})" if initial is not None else ""
 
 
 def run_prepare(args: argparse.Namespace, extra: list[str]) -> int:

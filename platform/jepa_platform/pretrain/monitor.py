@@ -153,8 +153,8 @@ def context_views(
         with precision(context, device):
             tokens = encoder.embed_tokens(batch).tokens
             drawn = [masking.sample(encoder.grid, tokens.shape[0], generator, valid).context for _ in range(views)]
-            encoded = [encoder.encode(tokens, keep=keep.to(device)).float() for keep in drawn]
-        seen = [pooled(views_tokens, None, encoder.pooling) for views_tokens in encoded]
+            in_view = [encoder.encode(tokens, keep=keep.to(device)).float() for keep in drawn]
+        seen = [pooled(view, None, encoder.pooling) for view in in_view]
         samples.append(torch.stack(seen, dim=1).cpu())
     encoder.train(was_training)
     return torch.cat(samples)
