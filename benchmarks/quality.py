@@ -10,7 +10,11 @@ linear head on the pooled tokens, or on each token for a per-token label set) at
 a pretraining rate of 3e-3 makes the supervised ECG run diverge), scored on the
 same validation samples with the same metric. The table gives mean ± std over seeds and the share of the
 headroom pretraining closes, ``(pretrained - random) / (ceiling - random)``.
-Finished runs are reused, so an interrupted benchmark continues.
+A second table reads both encoders every way (the recipe's pooling and the
+two the monitor scores besides) and each at its best: where a random-init
+encoder is read better by another pooling, the gain at the recipe's is the
+readout's, not the encoder's. Finished runs are reused, so an interrupted
+benchmark continues.
 
     .venv/bin/python benchmarks/quality.py --out runs/quality                       # every domain, 3 seeds
     .venv/bin/python benchmarks/quality.py --out runs/quality --domains ecg --objectives default ema
@@ -35,7 +39,7 @@ from jepa_platform.data.datamodule import JEPADataModule
 from jepa_platform.domain import cache_dir, load_domain
 from jepa_platform.model import Encoder, pooled, pooled_width
 from jepa_platform.pretrain.config import Recipe, resolve_recipe
-from jepa_platform.pretrain.monitor import fixed_batches
+from jepa_platform.pretrain.monitor import POOLINGS, fixed_batches
 from jepa_platform.pretrain.probe import probe_metric, probe_score
 from jepa_platform.pretrain.run import pretrain
 
@@ -51,15 +55,30 @@ def pretrained_scores(recipe: Recipe, out: Path) -> dict[str, Any]:
     summary = pretrain(recipe, out)
     metrics = summary.metrics
     key = next(k for k in ("probe/val_auc", "probe/val_accuracy", "probe/val_mean_ap") if k in metrics)
+    metric = key.split("/val_", 1)[1]
     scores = {
-        "metric": key.split("/val_", 1)[1],
+        "metric": metric,
         "pretrained": metrics[key],
         "random": metrics[key.replace("/val_", "/random_init_val_")],
         "rankme": metrics["monitor/rankme"],
         "seconds": time.perf_counter() - start,
+        "pooling": recipe.model.pooling,
+        "poolings": readouts(metrics, metric),
     }
     saved.write_text(json.dumps(scores, indent=1))
     return scores
+
+
+def readouts(metrics: dict[str, float], metric: str) -> dict[str, dict[str, float]]:
+    """The probe on the other poolings the run's monitor scored at the end (``probe/pooling_<name>/...``), per pooling
+    ``{"pretrained": ..., "random": ...}``; empty for a per-token label set or without random init."""
+    found = {}
+    for pooling in POOLINGS:
+        key = f"probe/pooling_{pooling}/{{}}val_{metric}"
+        trained, random = metrics.get(key.format("")), metrics.get(key.format("random_init_"))
+        if trained is not None and random is not None:
+            found[pooling] = {"pretrained": trained, "random": random}
+    return found
 
 
 def ceiling_score(recipe: Recipe, steps: int, lr: float, out: Path) -> dict[str, Any]:
@@ -158,6 +177,40 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def by_pooling(row: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """A row's probe scores per pooling: the run's own and those its monitor scored besides."""
+    own = {row.get("pooling", "mean"): {"pretrained": row["pretrained"], "random": row["random"]}}
+    return {**own, **row.get("poolings", {})}
+
+
+def readout_table(rows: list[dict[str, Any]]) -> str:
+    """Each encoder read every way, and each at its best readout: how much of the gain is the encoder's rather than
+    the readout's (a random-init encoder's tokens may be read better by another pooling than the recipe's)."""
+    lines = [
+        "| domain | objective | readout | random init | pretrained | difference |",
+        "|---|---|---|---:|---:|---:|",
+    ]
+    for domain, objective in dict.fromkeys((row["domain"], row["objective"]) for row in rows):
+        members = [row for row in rows if row["domain"] == domain and row["objective"] == objective]
+        group = [by_pooling(row) for row in members]
+        poolings = [name for name in POOLINGS if all(name in scores for scores in group)]
+        if len(poolings) < 2:
+            continue
+        means = {}
+        for name in poolings:
+            random, trained = ([scores[name][key] for scores in group] for key in ("random", "pretrained"))
+            means[name] = np.mean(random), np.mean(trained)
+            own = " (the recipe's)" if name == members[0].get("pooling", "mean") else ""
+            lines.append(f"| {domain} | {objective} | {name}{own} | {cell(random)} | {cell(trained)} | "
+                         f"{np.mean(trained) - np.mean(random):+.3f} |")
+        best_random = max(poolings, key=lambda name: means[name][0])
+        best_trained = max(poolings, key=lambda name: means[name][1])
+        random, trained = means[best_random][0], means[best_trained][1]
+        lines.append(f"| {domain} | {objective} | best of each ({best_random} / {best_trained}) | {random:.3f} | "
+                     f"{trained:.3f} | {trained - random:+.3f} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="folder for the runs and results.json")
@@ -196,6 +249,9 @@ def main() -> None:
                 print(json.dumps(row), flush=True)
     (args.out / "results.json").write_text(json.dumps(rows, indent=1))
     print("\n" + table(rows))
+    readouts_by_pooling = readout_table(rows)
+    if readouts_by_pooling.count("\n") > 1:
+        print("\nEvery readout (the same linear probe on the tokens pooled each way):\n" + readouts_by_pooling)
 
 
 if __name__ == "__main__":

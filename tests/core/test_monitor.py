@@ -251,17 +251,23 @@ def test_select_rejects_what_is_not_a_run(tmp_path, capsys):
     assert "neither a run folder" in capsys.readouterr().err
 
 
+class Tracker:
+    """An MLflow logger's stand-in that keeps the tags set on its run."""
+
+    run_id = "run"
+
+    def __init__(self) -> None:
+        self.tags: dict[str, str] = {}
+
+    @property
+    def experiment(self) -> "Tracker":
+        return self
+
+    def set_tag(self, run_id: str, name: str, value: str) -> None:
+        self.tags[name] = value
+
+
 def test_a_run_below_random_init_is_warned_and_tagged():
-    class Tracker:
-        run_id, tags = "run", {}
-
-        @property
-        def experiment(self):
-            return self
-
-        def set_tag(self, run_id, name, value):
-            self.tags[name] = value
-
     labels = LabelSpec(("a", "b"), multilabel=True)
     watcher = RepresentationMonitor(resolve_recipe("ecg").monitor, DatasetSplits([], None, labels), 8, 0)
     watcher.val_batches = [{"label": torch.zeros(2, 2)}]  # the probe is on
@@ -274,4 +280,28 @@ def test_a_run_below_random_init_is_warned_and_tagged():
     trainer.callback_metrics["probe/val_auc"] = torch.tensor(0.85)
     tracker.tags.clear()
     watcher.compare(trainer)  # ahead of random init: nothing to say
+    assert not tracker.tags
+
+
+def test_a_run_whose_gain_is_the_readouts_is_warned_and_tagged():
+    labels = LabelSpec(("a", "b"), multilabel=True)
+    watcher = RepresentationMonitor(resolve_recipe("ecg").monitor, DatasetSplits([], None, labels), 8, 0)
+    watcher.val_batches = [{"label": torch.zeros(2, 2)}]  # the probe is on
+    watcher.baseline = {"probe/random_init_val_auc": 0.79}
+    tracker = Tracker()
+    metrics = {"probe/val_auc": torch.tensor(0.85)}
+    trainer = SimpleNamespace(callback_metrics=metrics, loggers=[tracker], is_global_zero=True)
+    others = {
+        "probe/pooling_mean_std/val_auc": 0.88, "probe/pooling_mean_std/random_init_val_auc": 0.89,
+        "probe/pooling_max/val_auc": 0.87, "probe/pooling_max/random_init_val_auc": 0.86,
+    }
+    expected = r"best pooling \(mean_std, auc 0.8800\).*read by its best \(mean_std, 0.8900\)"
+    with pytest.warns(UserWarning, match=expected):
+        watcher.compare_readouts(trainer, "mean", others)
+    assert "not a better encoder" in tracker.tags["below_random_init_best_readout"]
+    tracker.tags.clear()
+    others["probe/pooling_max/val_auc"] = 0.90  # the pretrained encoder read by its maximum is ahead of every readout
+    watcher.compare_readouts(trainer, "mean", others)
+    assert not tracker.tags
+    watcher.compare_readouts(trainer, "mean", {})  # other poolings not scored: nothing to compare
     assert not tracker.tags

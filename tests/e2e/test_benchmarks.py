@@ -155,6 +155,16 @@ def check_quality(out: str, tmp_path: Path) -> None:
         assert 0 <= rows[0][key] <= 1, key
     assert "| domain | objective | metric | seeds | random init | pretrained | ceiling | share closed |" in out
     assert numbers(r"\| tabular \| sigreg \| accuracy \| 1 \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|", out)
+    readouts = {"mean": {"pretrained": rows[0]["pretrained"], "random": rows[0]["random"]}, **rows[0]["poolings"]}
+    assert set(readouts) == {"mean", "mean_std", "max"}  # the recipe's pooling and the two its monitor scored besides
+    for name, scores in readouts.items():  # each row of the readout table is the run's own scores
+        shown = numbers(rf"\| tabular \| sigreg \| {name}[^|]* \| ([\d.]+) \| ([\d.]+) \| ([+-][\d.]+) \|", out)
+        assert shown == pytest.approx([scores["random"], scores["pretrained"], scores["pretrained"] - scores["random"]],
+                                      abs=1.5e-3), name
+    best_random = max(scores["random"] for scores in readouts.values())
+    best_trained = max(scores["pretrained"] for scores in readouts.values())
+    best = numbers(r"\| tabular \| sigreg \| best of each \([a-z_]+ / [a-z_]+\) \| ([\d.]+) \| ([\d.]+) \|", out)
+    assert best == pytest.approx([best_random, best_trained], abs=1e-3)
 
 
 def check_quality_per_token(out: str, tmp_path: Path) -> None:

@@ -204,7 +204,9 @@ class RepresentationMonitor(L.Callback):
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.measure(trainer, pl_module, probe=True)
         self.compare(trainer)
-        record(trainer, self.other_poolings(pl_module, trainer.precision_plugin.forward_context))
+        others = self.other_poolings(pl_module, trainer.precision_plugin.forward_context)
+        record(trainer, others)
+        self.compare_readouts(trainer, pl_module.target_encoder.pooling, others)
 
     # ---------------------------------------------------------- measures
     def measure(self, trainer: L.Trainer, pl_module: L.LightningModule, probe: bool) -> None:
@@ -330,6 +332,29 @@ class RepresentationMonitor(L.Callback):
         )
         warnings.warn(message, stacklevel=2)
         tag(trainer, "below_random_init", message)
+
+    def compare_readouts(self, trainer: L.Trainer, own: str, others: dict[str, float]) -> None:
+        """Warn (and tag the MLflow run) when, each encoder read by its best pooling, the random-init encoder's probe
+        is ahead: then the gain at the recipe's pooling is the readout's, not the encoder's."""
+        if self.labels is None or self.baseline is None or not others:
+            return
+        metric = probe_metric(self.labels)
+        trained = {own: float(trainer.callback_metrics[self.probe_key()])}
+        initial = {own: self.baseline[self.probe_key("random_init_")]}
+        for key, value in others.items():
+            pooling = key.split("/")[1].removeprefix("pooling_")
+            (initial if "/random_init_val_" in key else trained)[pooling] = value
+        best_trained, best_initial = max(trained, key=trained.get), max(initial, key=initial.get)
+        if trained[best_trained] >= initial[best_initial]:
+            return
+        message = (
+            f"read by its best pooling ({best_trained}, {metric} {trained[best_trained]:.4f}), the pretrained "
+            f"encoder's linear probe is below the random-init encoder's read by its best ({best_initial}, "
+            f"{initial[best_initial]:.4f}): a gain over random init at one pooling is that readout's, not a better "
+            "encoder (train longer, or try another objective or recipe)"
+        )
+        warnings.warn(message, stacklevel=2)
+        tag(trainer, "below_random_init_best_readout", message)
 
     def check_collapse(self, trainer: L.Trainer, values: dict[str, float]) -> None:
         watched = {name: values[name] for name in ("monitor/rankme", "monitor/embedding_std")}
