@@ -206,8 +206,8 @@ def readout_table(rows: list[dict[str, Any]]) -> str:
         best_random = max(poolings, key=lambda name: means[name][0])
         best_trained = max(poolings, key=lambda name: means[name][1])
         random, trained = means[best_random][0], means[best_trained][1]
-        lines.append(f"| {domain} | {objective} | best of each ({best_random} / {best_trained}) | {random:.3f} | "
-                     f"{trained:.3f} | {trained - random:+.3f} |")
+        best = f"best of each (random init: {best_random}, pretrained: {best_trained})"
+        lines.append(f"| {domain} | {objective} | {best} | {random:.3f} | {trained:.3f} | {trained - random:+.3f} |")
     return "\n".join(lines)
 
 

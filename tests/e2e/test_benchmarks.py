@@ -163,7 +163,8 @@ def check_quality(out: str, tmp_path: Path) -> None:
                                       abs=1.5e-3), name
     best_random = max(scores["random"] for scores in readouts.values())
     best_trained = max(scores["pretrained"] for scores in readouts.values())
-    best = numbers(r"\| tabular \| sigreg \| best of each \([a-z_]+ / [a-z_]+\) \| ([\d.]+) \| ([\d.]+) \|", out)
+    best_row = r"\| tabular \| sigreg \| best of each \(random init: \w+, pretrained: \w+\) \| ([\d.]+) \| ([\d.]+) \|"
+    best = numbers(best_row, out)
     assert best == pytest.approx([best_random, best_trained], abs=1e-3)
 
 

@@ -351,7 +351,7 @@ class RepresentationMonitor(L.Callback):
             f"read by its best pooling ({best_trained}, {metric} {trained[best_trained]:.4f}), the pretrained "
             f"encoder's linear probe is below the random-init encoder's read by its best ({best_initial}, "
             f"{initial[best_initial]:.4f}): a gain over random init at one pooling is that readout's, not a better "
-            "encoder (train longer, or try another objective or recipe)"
+            "encoder (try more data, or another objective or recipe)"
         )
         warnings.warn(message, stacklevel=2)
         tag(trainer, "below_random_init_best_readout", message)
