@@ -267,13 +267,19 @@ class Tracker:
         self.tags[name] = value
 
 
-def test_a_run_below_random_init_is_warned_and_tagged():
+def watched_run(trained: float, initial: float) -> tuple[RepresentationMonitor, SimpleNamespace, Tracker]:
+    """A monitor with its probe on, whose run ended at AUC ``trained`` against ``initial`` at random init."""
     labels = LabelSpec(("a", "b"), multilabel=True)
     watcher = RepresentationMonitor(resolve_recipe("ecg").monitor, DatasetSplits([], None, labels), 8, 0)
     watcher.val_batches = [{"label": torch.zeros(2, 2)}]  # the probe is on
-    watcher.baseline = {"probe/random_init_val_auc": 0.8}
+    watcher.baseline = {"probe/random_init_val_auc": initial}
     tracker = Tracker()
-    trainer = SimpleNamespace(callback_metrics={"probe/val_auc": torch.tensor(0.75)}, loggers=[tracker], is_global_zero=True)
+    metrics = {"probe/val_auc": torch.tensor(trained)}
+    return watcher, SimpleNamespace(callback_metrics=metrics, loggers=[tracker], is_global_zero=True), tracker
+
+
+def test_a_run_below_random_init_is_warned_and_tagged():
+    watcher, trainer, tracker = watched_run(0.75, 0.8)
     with pytest.warns(UserWarning, match=r"linear probe \(auc 0.7500\) is below the random-init encoder's \(0.8000\)"):
         watcher.compare(trainer)
     assert tracker.tags["below_random_init"].startswith("the pretrained encoder's linear probe")
@@ -284,13 +290,7 @@ def test_a_run_below_random_init_is_warned_and_tagged():
 
 
 def test_a_run_whose_gain_is_the_readouts_is_warned_and_tagged():
-    labels = LabelSpec(("a", "b"), multilabel=True)
-    watcher = RepresentationMonitor(resolve_recipe("ecg").monitor, DatasetSplits([], None, labels), 8, 0)
-    watcher.val_batches = [{"label": torch.zeros(2, 2)}]  # the probe is on
-    watcher.baseline = {"probe/random_init_val_auc": 0.79}
-    tracker = Tracker()
-    metrics = {"probe/val_auc": torch.tensor(0.85)}
-    trainer = SimpleNamespace(callback_metrics=metrics, loggers=[tracker], is_global_zero=True)
+    watcher, trainer, tracker = watched_run(0.85, 0.79)
     others = {
         "probe/pooling_mean_std/val_auc": 0.88, "probe/pooling_mean_std/random_init_val_auc": 0.89,
         "probe/pooling_max/val_auc": 0.87, "probe/pooling_max/random_init_val_auc": 0.86,
