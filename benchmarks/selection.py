@@ -11,7 +11,7 @@ target encoder). Reports, per method, the Spearman correlation of each
 criterion with the probe, with the sign that makes agreement positive.
 Finished runs are reused, so an interrupted sweep continues.
 
-    .venv/bin/python benchmarks/selection.py --out runs/selection                    # 10 runs per method, 300 steps
+    .venv/bin/python benchmarks/selection.py --out runs/selection                    # 10 runs per method, 200 steps
     .venv/bin/python benchmarks/selection.py --out T --runs-per-method 3 --steps 2 --demo-records 60   # smoke test
 """
 
@@ -68,7 +68,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True, help="folder for the runs and results.json")
     parser.add_argument("--methods", nargs="+", choices=list(METHOD_GRID), default=list(METHOD_GRID))
     parser.add_argument("--runs-per-method", type=int, default=10)
-    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--steps", type=int, default=200, help="pretraining steps per run (the ECG demo's)")
     parser.add_argument("--seed", type=int, default=0, help="draws the sweep; every run pretrains with seed 0")
     parser.add_argument("--demo-records", type=int, help="size of the ECG demo data set (default: the demo's)")
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
