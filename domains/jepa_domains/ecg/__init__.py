@@ -37,8 +37,8 @@ class ECGDomain(DomainPlugin[ECGDataConfig, ECGTaskConfig]):
         }
 
     def demo_recipe(self) -> dict[str, Any]:
-        # On the core's small demo model, made shallower (depth 2): 100 Hz, 100 ms patches, 200 steps, a minute
-        # or two on 2 CPU cores. SIGReg (lambda 0.1, lr 3e-3, context keeping 10-20% of the record) rather than the
+        # On the core's small demo model, made shallower (depth 2): 100 Hz, 100 ms patches, 200 steps, about 2.5
+        # minutes on 2 CPU cores. SIGReg (lambda 0.1, lr 3e-3, context keeping 10-20% of the record) rather than the
         # EMA teacher, which in so few steps is still mostly its initialization and stays near random init. It
         # lifts the run's linear probe to 0.886 ± 0.011 macro AUC against 0.790 ± 0.004 at random init (3 seeds);
         # 200 steps rather than 300, after which the probe drifts down at every readout (benchmarks/README.md:
