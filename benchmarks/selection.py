@@ -9,7 +9,13 @@ SIGReg runs the training SIGReg loss ``train/sigreg``, lower is better) and its
 final frozen linear probe (``probe/val_auc``, the monitor's probe on the
 target encoder). Reports, per method, the Spearman correlation of each
 criterion with the probe, with the sign that makes agreement positive.
-Finished runs are reused, so an interrupted sweep continues.
+
+How far a criterion can agree is bounded by how far the labels agree with
+themselves, so a second table ranks the same runs by label-based scores
+alone: the probe read with the other poolings the monitor scores, and, with
+several ``--pretrain-seeds``, one seed's probe against another's (each
+setting pretrained once per seed; criteria and probe are then the mean over
+seeds). Finished runs are reused, so an interrupted sweep continues.
 
     .venv/bin/python benchmarks/selection.py --out runs/selection                    # 10 runs per method, 200 steps
     .venv/bin/python benchmarks/selection.py --out T --runs-per-method 3 --steps 2 --demo-records 60   # smoke test
@@ -21,6 +27,7 @@ import argparse
 import functools
 import itertools
 import json
+import re
 import logging
 import random
 import time
@@ -31,9 +38,10 @@ import torch
 from jepa_platform.config import deep_merge
 from jepa_platform.pretrain.config import resolve_recipe
 from jepa_platform.pretrain.run import pretrain
-from jepa_platform.pretrain.select import CRITERIA, score
+from jepa_platform.pretrain.select import CRITERIA, final_of_folder, score
 from scipy.stats import spearmanr
 
+READOUT_KEY = re.compile(r"probe/pooling_(\w+)/val_\w+")
 COMMON_GRID: dict[str, list[dict[str, Any]]] = {
     "lr": [{"optim": {"lr": lr}} for lr in (3e-4, 1e-3, 3e-3)],
     "keep": [{"masking": {"keep_ratio": ratio}} for ratio in ([0.1, 0.2], [0.15, 0.25], [0.3, 0.4])],
@@ -57,10 +65,47 @@ def sweep(method: str, runs: int, seed: int) -> list[dict[str, Any]]:
 def agreement(rows: list[dict[str, Any]], criterion: str) -> float | None:
     """Spearman correlation of ``criterion`` with the probe over ``rows``, signed so that agreement is positive."""
     pairs = [(row["criteria"][criterion], row["probe"]) for row in rows if row["criteria"].get(criterion) is not None]
-    if len(pairs) < 3:
+    return spearman([a for a, _ in pairs], [b for _, b in pairs], CRITERIA[criterion].higher_is_better)
+
+
+def spearman(first: list[float], second: list[float], same_direction: bool = True) -> float | None:
+    """Spearman correlation of two paired lists (sign flipped unless ``same_direction``); None below 3 pairs or
+    when one list is constant."""
+    if len(first) < 3:
         return None
-    rho = spearmanr(*zip(*pairs)).statistic
-    return None if rho != rho else float(rho * (1 if CRITERIA[criterion].higher_is_better else -1))
+    rho = spearmanr(first, second).statistic
+    return None if rho != rho else float(rho * (1 if same_direction else -1))
+
+
+def pretrained_run(folder: Path, recipe: dict[str, Any]) -> dict[str, Any]:
+    """Pretrain ``recipe`` into ``folder`` unless it holds a finished run; its probe, criteria and the probe at
+    each other pooling the monitor scored (``probe/pooling_<name>/val_<metric>``)."""
+    if not (folder / "run.json").is_file():
+        pretrain(recipe, folder)
+    run = score(str(folder))
+    assert run.probe is not None, f"{folder}: the run has no probe score"
+    metrics = (final_of_folder(folder) or {}).get("metrics", {})
+    readouts = {match[1]: value for key, value in metrics.items() if (match := READOUT_KEY.fullmatch(key))}
+    return {"probe": run.probe, "criteria": run.criteria, "readouts": readouts}
+
+
+def label_agreement(rows: list[dict[str, Any]]) -> dict[str, float | None]:
+    """How far label-based scores rank the runs alike: the probe at each other pooling against the recipe's
+    probe (each the mean over seeds), and each pair of pretraining seeds' probes against each other."""
+    seeds = [run["seeds"] for run in rows]
+    probes = [row["probe"] for row in rows]
+    result = {}
+    for pooling in next(iter(seeds[0].values()))["readouts"]:
+        readouts = [mean([run["readouts"][pooling] for run in runs.values()]) for runs in seeds]
+        result[f"probe read by {pooling} pooling"] = spearman(readouts, probes)
+    for a, b in itertools.combinations(seeds[0], 2):
+        result[f"probe, seed {b} against seed {a}"] = spearman([runs[a]["probe"] for runs in seeds],
+                                                               [runs[b]["probe"] for runs in seeds])
+    return result
+
+
+def mean(values: list[float]) -> float:
+    return sum(values) / len(values)
 
 
 def main() -> None:
@@ -69,7 +114,9 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", choices=list(METHOD_GRID), default=list(METHOD_GRID))
     parser.add_argument("--runs-per-method", type=int, default=10)
     parser.add_argument("--steps", type=int, default=200, help="pretraining steps per run (the ECG demo's)")
-    parser.add_argument("--seed", type=int, default=0, help="draws the sweep; every run pretrains with seed 0")
+    parser.add_argument("--seed", type=int, default=0, help="draws the sweep")
+    parser.add_argument("--pretrain-seeds", type=int, nargs="+", default=[0],
+                        help="each setting is pretrained once per seed (two or more: the seeds' agreement is shown)")
     parser.add_argument("--demo-records", type=int, help="size of the ECG demo data set (default: the demo's)")
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
     args = parser.parse_args()
@@ -87,24 +134,41 @@ def main() -> None:
     for method in args.methods:
         rows[method] = []
         for index, overrides in enumerate(sweep(method, args.runs_per_method, args.seed)):
-            folder = args.out / f"{method}-{index:02d}"
-            if not (folder / "run.json").is_file():
-                pretrain(resolve_recipe("ecg", overrides=deep_merge(common, overrides)), folder)
-            run = score(str(folder))
-            assert run.probe is not None, f"{folder}: the run has no probe score"
-            rows[method].append({"run": folder.name, "overrides": overrides, "probe": run.probe, "criteria": run.criteria})
-            print(f"{folder.name}: probe {run.probe:.4f}", {k: round(v, 3) for k, v in run.criteria.items()}, flush=True)
+            name = f"{method}-{index:02d}"
+            seeds = {}
+            for seed in args.pretrain_seeds:
+                recipe = resolve_recipe("ecg", overrides=deep_merge(deep_merge(common, overrides), {"seed": seed}))
+                seeds[str(seed)] = pretrained_run(args.out / f"{name}-seed{seed}", recipe)
+            criteria = {key: mean([run["criteria"][key] for run in seeds.values()])
+                        for key in CRITERIA if all(key in run["criteria"] for run in seeds.values())}
+            probe = mean([run["probe"] for run in seeds.values()])
+            rows[method].append({"run": name, "overrides": overrides, "probe": probe, "criteria": criteria,
+                                 "seeds": seeds})
+            print(f"{name}: probe {probe:.4f}", {k: round(v, 3) for k, v in criteria.items()}, flush=True)
 
-    spearman = {method: {name: agreement(rows[method], name) for name in CRITERIA} for method in rows}
+    criteria = {method: {name: agreement(rows[method], name) for name in CRITERIA} for method in rows}
+    labels = {method: label_agreement(rows[method]) for method in rows}
     seconds = time.perf_counter() - start
-    (args.out / "results.json").write_text(json.dumps({"rows": rows, "spearman": spearman, "seconds": seconds}, indent=1))
+    (args.out / "results.json").write_text(json.dumps(
+        {"rows": rows, "spearman": criteria, "label_agreement": labels, "seconds": seconds}, indent=1))
+    seeds = "seed " + ", ".join(map(str, args.pretrain_seeds))
     print(f"\nSpearman correlation with the final linear probe (positive: the criterion ranks runs as the probe does), "
-          f"{args.runs_per_method} runs per method, {args.steps} steps each, {seconds / 60:.1f} min in all")
-    print("\n| criterion | " + " | ".join(rows) + " |\n|---|" + "---:|" * len(rows))
-    for name in CRITERIA:
-        cells = ["n/a" if spearman[m][name] is None else f"{spearman[m][name]:+.2f}" for m in rows]
-        print(f"| {CRITERIA[name].description} | " + " | ".join(cells) + " |")
+          f"{args.runs_per_method} runs per method ({seeds}), {args.steps} steps each, {seconds / 60:.1f} min in all")
+    described = {method: {CRITERIA[key].description: value for key, value in cells.items()}
+                 for method, cells in criteria.items()}
+    print(markdown("criterion", rows, described))
+    print("\nThe labels' own agreement: Spearman correlation of other label-based scores with the same probe")
+    print(markdown("label-based score", rows, labels))
 
+
+def markdown(header: str, rows: dict[str, Any], cells: dict[str, dict[str, float | None]]) -> str:
+    """A table of one row per score and one column per method (``n/a`` where undefined)."""
+    names = list(dict.fromkeys(name for method in rows for name in cells[method]))
+    lines = [f"| {header} | " + " | ".join(rows) + " |", "|---|" + "---:|" * len(rows)]
+    for name in names:
+        values = [cells[method].get(name) for method in rows]
+        lines.append(f"| {name} | " + " | ".join("n/a" if v is None else f"{v:+.2f}" for v in values) + " |")
+    return "\n".join(lines)
 
 if __name__ == "__main__":
     main()

@@ -184,9 +184,13 @@ def check_selection(out: str, tmp_path: Path) -> None:
         assert 0 <= row["probe"] <= 1 and min(row["criteria"].values()) > 0
     assert len({json.dumps(row["overrides"], sort_keys=True) for row in results["rows"]["ema"]}) == 3  # distinct
     assert "sigreg_loss" not in results["rows"]["ema"][0]["criteria"]
-    assert "| criterion | ema | sigreg |" in out
-    for criterion in ("RankMe, pooled embeddings", "LiDAR, context-mask views"):  # a correlation, or n/a for ties
-        assert re.search(rf"\| {criterion} \| ([+-][01]\.\d\d|n/a) \| ([+-][01]\.\d\d|n/a) \|", out), criterion
+    for row in results["rows"]["ema"]:
+        assert set(row["seeds"]) == {"0", "1"} and set(row["seeds"]["0"]["readouts"]) == {"mean_std", "max"}
+        assert row["probe"] == pytest.approx((row["seeds"]["0"]["probe"] + row["seeds"]["1"]["probe"]) / 2)
+    assert "| criterion | ema | sigreg |" in out and "| label-based score | ema | sigreg |" in out
+    for score in ("RankMe, pooled embeddings", "LiDAR, context-mask views",  # a correlation, or n/a for ties
+                  "probe read by max pooling", "probe, seed 1 against seed 0"):
+        assert re.search(rf"\| {score} \| ([+-][01]\.\d\d|n/a) \| ([+-][01]\.\d\d|n/a) \|", out), score
 
 
 def check_voxelize(out: str, tmp_path: Path) -> None:
@@ -252,8 +256,8 @@ SMOKES = [
         "model.predictor_heads=2", "trainer.batch_size=4", "monitor.probe_steps=20",
     ], check_quality_per_token),
     Smoke("selection.py", lambda tmp, env: [
-        "--out", str(tmp / "selection"), "--runs-per-method", "3", "--steps", "10", "--demo-records", "60",
-        "--threads", "1",
+        "--out", str(tmp / "selection"), "--runs-per-method", "3", "--steps", "3", "--demo-records", "60",
+        "--pretrain-seeds", "0", "1", "--threads", "1",
     ], check_selection),
 ]
 
