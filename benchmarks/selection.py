@@ -32,6 +32,7 @@ import logging
 import random
 import time
 from pathlib import Path
+from statistics import fmean
 from typing import Any
 
 import torch
@@ -96,16 +97,12 @@ def label_agreement(rows: list[dict[str, Any]]) -> dict[str, float | None]:
     probes = [row["probe"] for row in rows]
     result = {}
     for pooling in next(iter(seeds[0].values()))["readouts"]:
-        readouts = [mean([run["readouts"][pooling] for run in runs.values()]) for runs in seeds]
+        readouts = [fmean([run["readouts"][pooling] for run in runs.values()]) for runs in seeds]
         result[f"probe read by {pooling} pooling"] = spearman(readouts, probes)
     for a, b in itertools.combinations(seeds[0], 2):
         result[f"probe, seed {b} against seed {a}"] = spearman([runs[a]["probe"] for runs in seeds],
                                                                [runs[b]["probe"] for runs in seeds])
     return result
-
-
-def mean(values: list[float]) -> float:
-    return sum(values) / len(values)
 
 
 def main() -> None:
@@ -139,9 +136,9 @@ def main() -> None:
             for seed in args.pretrain_seeds:
                 recipe = resolve_recipe("ecg", overrides=deep_merge(deep_merge(common, overrides), {"seed": seed}))
                 seeds[str(seed)] = pretrained_run(args.out / f"{name}-seed{seed}", recipe)
-            criteria = {key: mean([run["criteria"][key] for run in seeds.values()])
+            criteria = {key: fmean([run["criteria"][key] for run in seeds.values()])
                         for key in CRITERIA if all(key in run["criteria"] for run in seeds.values())}
-            probe = mean([run["probe"] for run in seeds.values()])
+            probe = fmean([run["probe"] for run in seeds.values()])
             rows[method].append({"run": name, "overrides": overrides, "probe": probe, "criteria": criteria,
                                  "seeds": seeds})
             print(f"{name}: probe {probe:.4f}", {k: round(v, 3) for k, v in criteria.items()}, flush=True)
