@@ -27,9 +27,9 @@ import argparse
 import functools
 import itertools
 import json
-import re
 import logging
 import random
+import re
 import time
 from pathlib import Path
 from statistics import fmean
@@ -148,9 +148,9 @@ def main() -> None:
     seconds = time.perf_counter() - start
     (args.out / "results.json").write_text(json.dumps(
         {"rows": rows, "spearman": criteria, "label_agreement": labels, "seconds": seconds}, indent=1))
-    seeds = "seed " + ", ".join(map(str, args.pretrain_seeds))
+    seed_names = "seed " + ", ".join(map(str, args.pretrain_seeds))
     print(f"\nSpearman correlation with the final linear probe (positive: the criterion ranks runs as the probe does), "
-          f"{args.runs_per_method} runs per method ({seeds}), {args.steps} steps each, {seconds / 60:.1f} min in all")
+          f"{args.runs_per_method} runs per method ({seed_names}), {args.steps} steps each, {seconds / 60:.1f} min in all")
     described = {method: {CRITERIA[key].description: value for key, value in cells.items()}
                  for method, cells in criteria.items()}
     print(markdown("criterion", rows, described))
@@ -166,6 +166,7 @@ def markdown(header: str, rows: dict[str, Any], cells: dict[str, dict[str, float
         values = [cells[method].get(name) for method in rows]
         lines.append(f"| {name} | " + " | ".join("n/a" if v is None else f"{v:+.2f}" for v in values) + " |")
     return "\n".join(lines)
+
 
 if __name__ == "__main__":
     main()
