@@ -29,8 +29,9 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 demo: install
 	$(BIN)/jepa-platform pretrain --domain ecg
 
+# One pytest worker per CPU core (pytest-xdist); a long test never holds up the other worker's queue.
 test: dev
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto --dist worksteal $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python benchmarks/step.py

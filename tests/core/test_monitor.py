@@ -241,9 +241,30 @@ def test_select_ranks_by_the_chosen_criterion_in_its_direction(tmp_path, capsys)
         return [row.split("|")[3].strip().rsplit("/", 1)[1] for row in rows]
 
     assert order("rankme") == ["b", "c", "a"]
-    assert order("lidar") == ["b", "a", "c"] == order(None)  # LiDAR by default
+    assert order("low_rankme") == ["a", "c", "b"] == order(None)  # SIGReg runs: lower RankMe first by default
+    assert order("lidar") == ["b", "a", "c"]
     assert order("sigreg_loss") == ["b", "c", "a"]  # lower is better
     assert order("rankme_tokens") == ["a", "b", "c"]  # logged by none: all unranked, in the given order
+
+
+def test_select_ranks_each_method_by_its_own_criterion_and_sets_collapsed_sigreg_runs_apart(tmp_path, capsys):
+    runs = [
+        fake_run(tmp_path, "ema-low-lidar", "ema", 40.0, 0.7, monitor__lidar=5.0),
+        fake_run(tmp_path, "ema-high-lidar", "ema", 30.0, 0.8, monitor__lidar=9.0),
+        fake_run(tmp_path, "sigreg-full", "sigreg", 90.0, 0.7, monitor__random_init_rankme=9.0),
+        fake_run(tmp_path, "sigreg-lower", "sigreg", 60.0, 0.9, monitor__random_init_rankme=9.0),
+        fake_run(tmp_path, "sigreg-collapsed", "sigreg", 2.0, 0.5, monitor__random_init_rankme=9.0),
+    ]
+    assert main(["select", *map(str, runs)]) == 0
+    out = capsys.readouterr().out
+    assert "| method | rank by lidar |" in out and "| method | rank by low_rankme |" in out
+    rows = [row.split("|") for row in out.splitlines() if row.startswith(("| ema", "| sigreg"))]
+    assert [(row[2].strip(), row[3].strip().rsplit("/", 1)[1]) for row in rows] == [
+        ("1", "ema-high-lidar"), ("2", "ema-low-lidar"),
+        ("1", "sigreg-lower"), ("2", "sigreg-full"), ("collapsed", "sigreg-collapsed"),
+    ]
+    assert "RankMe ended below the random-init encoder's" in out
+    assert "ranked separately" in out
 
 
 def test_select_rejects_what_is_not_a_run(tmp_path, capsys):

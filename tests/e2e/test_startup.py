@@ -59,9 +59,9 @@ def test_version():
 
 
 def test_select_of_finished_run_folders_reads_their_run_json_without_mlflow(tmp_path):
-    for name, lidar in (("a", 30.0), ("b", 45.0)):
+    for name, rankme in (("a", 60.0), ("b", 45.0)):  # SIGReg runs: lower RankMe ranks first
         (tmp_path / name).mkdir()
-        final = {"method": "sigreg", "steps": 300, "metrics": {"monitor/lidar": lidar, "probe/val_auc": 0.8}}
+        final = {"method": "sigreg", "steps": 300, "metrics": {"monitor/rankme": rankme, "probe/val_auc": 0.8}}
         (tmp_path / name / "run.json").write_text(json.dumps({"run_id": "0" * 32, "tracking_uri": "x", "final": final}))
     assert heavy_imports("select", str(tmp_path / "a"), str(tmp_path / "b")) == []
     result = run_cli("select", str(tmp_path / "a"), str(tmp_path / "b"))

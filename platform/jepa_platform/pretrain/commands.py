@@ -11,7 +11,7 @@ from typing import Any
 
 from ..config import command_overrides
 from ..errors import JepaError
-from .select import CRITERIA, DEFAULT_CRITERION
+from .select import CRITERIA, DEFAULT_CRITERIA, FALLBACK_CRITERION
 
 RAW_DATA = "raw data folder or file, or several for domains that read several (default: the domain's demo data)"
 
@@ -60,9 +60,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     sel.add_argument("runs", nargs="+", help="run folders (holding run.json) or MLflow run ids")
     sel.add_argument(
-        "--criterion", choices=list(CRITERIA), default=DEFAULT_CRITERION,
-        help=f"what to rank by (default {DEFAULT_CRITERION}: it agreed best with the linear probe on a sweep; "
-        "see benchmarks/README.md)",
+        "--criterion", choices=list(CRITERIA),
+        help="what to rank every method by (default: each method's own, "
+        + ", ".join(f"{name} for {method}" for method, name in DEFAULT_CRITERIA.items())
+        + f", {FALLBACK_CRITERION} otherwise; each agreed best with the linear probe on a sweep, see "
+        "benchmarks/README.md)",
     )
     sel.add_argument("--tracking-uri", help="MLflow tracking URI for run ids (default: $MLFLOW_TRACKING_URI)")
     sel.set_defaults(handler=run_select, takes_overrides=False)
@@ -167,12 +169,13 @@ def run_select(args: argparse.Namespace) -> int:
     from .select import rank, score, table
 
     uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
-    ranked = rank([score(reference, uri) for reference in args.runs], args.criterion)
-    print(table(ranked, args.criterion))
-    methods = sorted({run.method for _, run in ranked})
-    if len(methods) > 1:
-        print(f"\nRuns of different methods ({', '.join(methods)}) are ranked separately: "
+    rankings = rank([score(reference, uri) for reference in args.runs], args.criterion)
+    print("\n\n".join(table(ranking) for ranking in rankings))
+    if len(rankings) > 1:
+        print(f"\nRuns of different methods ({', '.join(r.method for r in rankings)}) are ranked separately: "
               "a label-free criterion compares runs of one method.")
+    if any(position == "collapsed" for ranking in rankings for position, _ in ranking.rows):
+        print("\ncollapsed: RankMe ended below the random-init encoder's, so the run is not ranked by low RankMe.")
     return 0
 
 

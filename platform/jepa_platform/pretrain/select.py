@@ -1,12 +1,13 @@
 """Label-free model selection: rank finished runs by a label-free criterion of their final representation.
 
 The criteria are the monitor's (:mod:`.criteria`) and the SIGReg training
-loss; ``--criterion`` picks one (default :data:`DEFAULT_CRITERION`, the one
-that agreed best with the linear probe on a sweep of runs, see
-benchmarks/README.md). As in the RankMe paper, runs are compared within one
-method (here the objective, ``ema`` or ``sigreg``); runs of different methods
-are ranked separately. A linear-probe score, when the run has one, is shown
-for reference beside the random-init encoder's, and never used to rank.
+loss. As in the RankMe paper, runs are compared within one method (here the
+objective, ``ema`` or ``sigreg``) and runs of different methods are ranked
+separately, each method by its own criterion (:data:`DEFAULT_CRITERIA`, the
+one that agreed best with the linear probe on sweeps of runs, see
+benchmarks/README.md) unless ``--criterion`` picks one for all. A linear-probe
+score, when the run has one, is shown for reference beside the random-init
+encoder's, and never used to rank.
 """
 
 from __future__ import annotations
@@ -30,15 +31,23 @@ class Criterion:
     metric: str
     higher_is_better: bool
     description: str
+    above_random_init: bool = False
+    """Only runs whose value is at least their random-init encoder's RankMe are ranked (the others collapsed)."""
 
 
 CRITERIA: dict[str, Criterion] = {
     "rankme": Criterion("monitor/rankme", True, "RankMe, pooled embeddings"),
+    "low_rankme": Criterion("monitor/rankme", False, "RankMe, pooled embeddings, lower is better", True),
     "rankme_tokens": Criterion("monitor/rankme_tokens", True, "RankMe, token embeddings"),
     "lidar": Criterion("monitor/lidar", True, "LiDAR, context-mask views"),
     "sigreg_loss": Criterion("train/sigreg", False, "SIGReg training loss (SIGReg runs; lower is better)"),
 }
-DEFAULT_CRITERION = "lidar"
+DEFAULT_CRITERIA: dict[str, str] = {"ema": "lidar", "sigreg": "low_rankme"}
+"""Per method, the criterion that agreed best with the probe on the ECG demo's sweeps. SIGReg holds the
+embeddings to a full-rank Gaussian, so among its runs a high RankMe does not mark a better encoder: on the
+sweeps, the lower it ended (the higher learning rates), the better the probe."""
+FALLBACK_CRITERION = "lidar"
+RANDOM_INIT_RANKME = "monitor/random_init_rankme"
 
 
 @dataclass
@@ -50,6 +59,17 @@ class RunScore:
     """The final value of each criterion of :data:`CRITERIA` the run logged."""
     probe: float | None
     random_init_probe: float | None = None
+    random_init_rankme: float | None = None
+
+
+@dataclass
+class Ranking:
+    """One method's runs, best first by ``criterion``; each beside its rank, ``collapsed`` (below the
+    random-init encoder where the criterion needs to be above it) or ``-`` (the criterion was not logged)."""
+
+    method: str
+    criterion: str
+    rows: list[tuple[str, RunScore]]
 
 
 def locate(reference: str, tracking_uri: str | None) -> tuple[str, str, str]:
@@ -102,35 +122,49 @@ def run_score(name: str, method: str, steps: int, metrics: dict[str, float]) -> 
         criteria={key: metrics[c.metric] for key, c in CRITERIA.items() if c.metric in metrics},
         probe=next((metrics[key] for key in PROBE_KEYS if key in metrics), None),
         random_init_probe=next((metrics[key] for key in RANDOM_INIT_KEYS if key in metrics), None),
+        random_init_rankme=metrics.get(RANDOM_INIT_RANKME),
     )
 
 
-def rank(scores: list[RunScore], criterion: str = DEFAULT_CRITERION) -> list[tuple[int | None, RunScore]]:
-    """``(rank within its method, run)``, best first by ``criterion`` within each method; runs that did not
-    log it come last, unranked."""
-    sign = 1.0 if CRITERIA[criterion].higher_is_better else -1.0
-    ordered: list[tuple[int | None, RunScore]] = []
+def rank(scores: list[RunScore], criterion: str | None = None) -> list[Ranking]:
+    """Each method's runs ranked by ``criterion``, or by the method's own (:data:`DEFAULT_CRITERIA`)."""
+    rankings = []
     for method in sorted({s.method for s in scores}):
+        name = criterion or DEFAULT_CRITERIA.get(method, FALLBACK_CRITERION)
+        chosen = CRITERIA[name]
         group = [s for s in scores if s.method == method]
-        scored = sorted((s for s in group if criterion in s.criteria), key=lambda s: -sign * s.criteria[criterion])
-        ordered += [(i + 1, s) for i, s in enumerate(scored)]
-        ordered += [(None, s) for s in group if criterion not in s.criteria]
-    return ordered
+        ranked: list[RunScore] = []
+        collapsed: list[RunScore] = []
+        for s in group:
+            if name in s.criteria:
+                (collapsed if chosen.above_random_init and below_random_init_rankme(s, name) else ranked).append(s)
+        ranked.sort(key=lambda s: s.criteria[name] * (-1 if chosen.higher_is_better else 1))
+        rows = [(str(i + 1), s) for i, s in enumerate(ranked)] + [("collapsed", s) for s in collapsed]
+        rankings.append(Ranking(method, name, rows + [("-", s) for s in group if name not in s.criteria]))
+    return rankings
 
 
-def table(ranked: list[tuple[int | None, RunScore]], criterion: str = DEFAULT_CRITERION) -> str:
-    """A markdown table of the ranking, with every criterion each run logged."""
-    names = [name for name in CRITERIA if any(name in run.criteria for _, run in ranked)] or [criterion]
+def below_random_init_rankme(run: RunScore, name: str) -> bool:
+    """Whether the run's ``name`` ended below its random-init encoder's RankMe (unknown: no)."""
+    return run.random_init_rankme is not None and run.criteria[name] < run.random_init_rankme
+
+
+def table(ranking: Ranking) -> str:
+    """A markdown table of one method's ranking, with every criterion its runs logged (one column per metric)."""
+    columns: dict[str, str] = {}
+    for name, criterion in CRITERIA.items():
+        if any(name in run.criteria for _, run in ranking.rows):
+            columns.setdefault(criterion.metric, name)
+    names = list(columns.values()) or [ranking.criterion]
     lines = [
-        f"| method | rank by {criterion} | run | steps | " + " | ".join(names)
+        f"| method | rank by {ranking.criterion} | run | steps | " + " | ".join(names)
         + " | linear probe (reference) | random-init encoder's probe |",
         "|---|---:|---|---:|" + "---:|" * len(names) + "---:|---:|",
     ]
-    for position, run in ranked:
+    for position, run in ranking.rows:
         values = ["n/a" if name not in run.criteria else f"{run.criteria[name]:.4g}" for name in names]
         probe = "n/a" if run.probe is None else f"{run.probe:.4f}"
         initial = "n/a" if run.random_init_probe is None else f"{run.random_init_probe:.4f}"
-        shown = "-" if position is None else str(position)
-        lines.append(f"| {run.method} | {shown} | {run.name} | {run.steps} | " + " | ".join(values)
+        lines.append(f"| {run.method} | {position} | {run.name} | {run.steps} | " + " | ".join(values)
                      + f" | {probe} | {initial} |")
     return "\n".join(lines)
