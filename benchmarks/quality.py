@@ -88,7 +88,7 @@ def ceiling_score(recipe: Recipe, steps: int, lr: float, out: Path) -> dict[str,
     pooling = recipe.model.pooling
     if saved.is_file():
         previous = json.loads(saved.read_text())
-        if previous.get("lr") == lr and previous.get("pooling", "mean") == pooling:
+        if (previous.get("lr"), previous.get("steps"), previous.get("pooling", "mean")) == (lr, steps, pooling):
             return previous
     start = time.perf_counter()
     plugin, cfg = load_domain(recipe.domain), recipe.trainer
@@ -139,7 +139,7 @@ def ceiling_score(recipe: Recipe, steps: int, lr: float, out: Path) -> dict[str,
     with torch.no_grad():
         value = probe_score(torch.cat([logits(batch) for batch in val]), torch.cat([targets(b) for b in val]), labels)
     result = {
-        "metric": probe_metric(labels), "ceiling": value, "lr": lr, "pooling": pooling,
+        "metric": probe_metric(labels), "ceiling": value, "lr": lr, "steps": steps, "pooling": pooling,
         "seconds": time.perf_counter() - start,
     }
     saved.write_text(json.dumps(result, indent=1))

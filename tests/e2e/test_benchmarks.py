@@ -153,6 +153,8 @@ def check_quality(out: str, tmp_path: Path) -> None:
     assert [(row["domain"], row["objective"]) for row in rows] == [("tabular", "sigreg")]
     for key in ("random", "pretrained", "ceiling"):
         assert 0 <= rows[0][key] <= 1, key
+    (saved,) = (tmp_path / "quality").rglob("ceiling.json")  # reused only by a run of the same lr, steps and pooling
+    assert json.loads(saved.read_text())["steps"] == 3
     assert "| domain | objective | metric | seeds | random init | pretrained | ceiling | share closed |" in out
     assert numbers(r"\| tabular \| sigreg \| accuracy \| 1 \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|", out)
     readouts = {"mean": {"pretrained": rows[0]["pretrained"], "random": rows[0]["random"]}, **rows[0]["poolings"]}
