@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -171,6 +172,24 @@ def test_the_monitor_scores_the_encoder_beside_a_random_init_one():
     quiet, unwatched = fit_tiny(True, steps=2, random_init=False, probe=False)
     assert unwatched.baseline is None and "probe/val_auc" not in unwatched.latest
     assert not any(key.startswith("probe/") for key in quiet.trainer.callback_metrics)
+
+
+def test_a_rank_fall_is_no_collapse_while_the_probe_stays_above_random_init():
+    recipe = tiny_recipe(4)
+    watcher = RepresentationMonitor(recipe.monitor, tiny_datamodule(4).splits, 8, recipe.seed)
+    watcher.setup(SimpleNamespace(), None, "fit")  # draws the fixed samples: the probe is on
+    trainer = SimpleNamespace(global_step=200, loggers=[], is_global_zero=True, should_stop=False)
+    watcher.peaks = {"monitor/rankme": 20.0, "monitor/embedding_std": 1.0}
+    fallen = {"monitor/rankme": 2.0, "monitor/embedding_std": 1.0}  # RankMe at a tenth of its peak
+    watcher.latest = {watcher.probe_key(): 0.80, watcher.probe_key("random_init_"): 0.70}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no alarm while the probe is ahead
+        watcher.check_collapse(trainer, fallen)
+    assert watcher.collapsed_at is None and watcher.noted_fall
+    watcher.latest[watcher.probe_key()] = 0.70  # level with random init: the fall counts
+    with pytest.warns(UserWarning, match="representation collapse suspected at step 200: rankme 2 "):
+        watcher.check_collapse(trainer, fallen)
+    assert watcher.collapsed_at == 200
 
 
 @pytest.mark.slow

@@ -9,7 +9,8 @@ the token embeddings of the first ``monitor.token_samples`` samples
 (``monitor/rankme_tokens``), and LiDAR over ``monitor.lidar_views`` context
 masks of the first ``monitor.lidar_samples`` samples (``monitor/lidar``). A
 fall of RankMe or of the embeddings' spread below ``collapse_ratio`` of its
-peak raises the collapse alarm.
+peak raises the collapse alarm, unless the latest linear probe (below) still
+scores the encoder above its random-init one.
 
 When the data has labels, at each validation (and when training ends) a
 linear probe is fitted on the same training samples and scored on the
@@ -30,6 +31,7 @@ from typing import Any, get_args
 import lightning as L
 import torch
 from lightning.fabric.utilities.apply_func import move_data_to_device
+from lightning.pytorch.utilities.rank_zero import rank_zero_info
 from torch.utils.data import DataLoader, Dataset, IterableDataset, Subset
 
 from ..data.datamodule import batch_size_of
@@ -177,6 +179,7 @@ class RepresentationMonitor(L.Callback):
         self.baseline: dict[str, float] | None = None
         self.peaks: dict[str, float] = {}
         self.collapsed_at: int | None = None
+        self.noted_fall = False
         self.latest: dict[str, float] = {}
         self._measured: dict[str, int] = {}
 
@@ -369,12 +372,29 @@ class RepresentationMonitor(L.Callback):
         ]
         if not fallen:
             return
+        if self.probe_ahead():  # the labels say the representation is better than at the start: a fall, not a collapse
+            if not self.noted_fall:
+                rank_zero_info(
+                    f"monitor: {', '.join(fallen)} at step {trainer.global_step}, below monitor.collapse_ratio of "
+                    f"the peak, while the linear probe stays above the random-init encoder's "
+                    f"({self.latest[self.probe_key()]:.4g} against {self.latest[self.probe_key('random_init_')]:.4g}): "
+                    "not taken for a collapse"
+                )
+                self.noted_fall = True
+            return
         self.collapsed_at = trainer.global_step
         message = f"representation collapse suspected at step {trainer.global_step}: " + ", ".join(fallen)
         warnings.warn(message, stacklevel=2)
         tag(trainer, "collapse", message)
         if self.config.stop_on_collapse:
             trainer.should_stop = True
+
+    def probe_ahead(self) -> bool:
+        """Whether the latest probe of the trained encoder scores above the random-init encoder's."""
+        if self.labels is None:
+            return False
+        trained, random = self.latest.get(self.probe_key()), self.latest.get(self.probe_key("random_init_"))
+        return trained is not None and random is not None and trained > random
 
     def state_dict(self) -> dict[str, Any]:
         return {"peaks": dict(self.peaks), "collapsed_at": self.collapsed_at}
