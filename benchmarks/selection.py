@@ -15,7 +15,8 @@ themselves, so a second table ranks the same runs by label-based scores
 alone: the probe read with the other poolings the monitor scores, and, with
 several ``--pretrain-seeds``, one seed's probe against another's (each
 setting pretrained once per seed; criteria and probe are then the mean over
-seeds). Finished runs are reused, so an interrupted sweep continues.
+seeds). Finished runs are reused and interrupted ones continued from their last
+checkpoint, so an interrupted sweep continues where it stopped.
 
     .venv/bin/python benchmarks/selection.py --out runs/selection                    # 10 runs per method, 200 steps
     .venv/bin/python benchmarks/selection.py --out T --runs-per-method 3 --steps 2 --demo-records 60   # smoke test
@@ -79,10 +80,14 @@ def spearman(first: list[float], second: list[float], same_direction: bool = Tru
 
 
 def pretrained_run(folder: Path, recipe: dict[str, Any]) -> dict[str, Any]:
-    """Pretrain ``recipe`` into ``folder`` unless it holds a finished run; its probe, criteria and the probe at
-    each other pooling the monitor scored (``probe/pooling_<name>/val_<metric>``)."""
-    if not (folder / "run.json").is_file():
-        pretrain(recipe, folder)
+    """Pretrain ``recipe`` into ``folder`` unless it holds a finished run (one that was interrupted is continued
+    from its last checkpoint); its probe, criteria and the probe at each other pooling the monitor scored
+    (``probe/pooling_<name>/val_<metric>``)."""
+    if final_of_folder(folder) is None:
+        interrupted = (folder / "run.json").is_file()  # written when a run starts, its final metrics when it ends
+        if interrupted:
+            print(f"{folder}: the run there did not finish; continuing it from its last checkpoint", flush=True)
+        pretrain(recipe, folder, resume=interrupted)
     run = score(str(folder))
     assert run.probe is not None, f"{folder}: the run has no probe score"
     metrics = (final_of_folder(folder) or {}).get("metrics", {})

@@ -212,7 +212,8 @@ def test_a_collapsing_configuration_raises_the_alarm(tmp_path):
 
 
 def fake_run(
-    root: Path, name: str, method: str, rankme_value: float | None, probe: float, **criteria: float
+    root: Path, name: str, method: str, rankme_value: float | None, probe: float, finished: bool = True,
+    **criteria: float,
 ) -> Path:
     folder = root / name
     folder.mkdir()
@@ -228,6 +229,8 @@ def fake_run(
         client.log_metric(run.info.run_id, metric.replace("__", "/"), value, step=100)
     client.log_metric(run.info.run_id, "probe/val_auc", probe, step=100)
     client.log_metric(run.info.run_id, "probe/random_init_val_auc", 0.61, step=100)
+    if finished:
+        client.set_terminated(run.info.run_id)
     (folder / "run.json").write_text(json.dumps({"run_id": run.info.run_id, "tracking_uri": uri}))
     return folder
 
@@ -284,6 +287,21 @@ def test_select_ranks_each_method_by_its_own_criterion_and_sets_collapsed_sigreg
     ]
     assert "RankMe ended below the random-init encoder's" in out
     assert "ranked separately" in out
+
+
+def test_select_marks_runs_that_have_not_finished(tmp_path, capsys):
+    runs = [
+        fake_run(tmp_path, "done", "ema", 20.0, 0.9, monitor__lidar=5.0),
+        fake_run(tmp_path, "going", "ema", 30.0, 0.8, finished=False, monitor__lidar=9.0),
+    ]
+    assert main(["select", *map(str, runs)]) == 0
+    out = capsys.readouterr().out
+    steps = {row.split("|")[3].strip().rsplit("/", 1)[1]: row.split("|")[4].strip()
+             for row in out.splitlines() if row.startswith("| ema")}
+    assert steps == {"going": "100 (running)", "done": "100"}
+    assert "running: the run has not finished" in out
+    assert main(["select", str(runs[0])]) == 0
+    assert "has not finished" not in capsys.readouterr().out
 
 
 def test_select_rejects_what_is_not_a_run(tmp_path, capsys):

@@ -273,6 +273,27 @@ def test_benchmark_runs_at_a_tiny_size(smoke: Smoke, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_selection_continues_a_run_that_did_not_finish(tmp_path: Path) -> None:
+    sweep = Smoke("selection.py", lambda tmp, env: [
+        "--out", str(tmp / "selection"), "--methods", "sigreg", "--runs-per-method", "3", "--steps", "3",
+        "--demo-records", "60", "--threads", "1",
+    ], lambda out, tmp: None)
+    first = run_benchmark(sweep, tmp_path)
+    before = json.loads((tmp_path / "selection" / "results.json").read_text())["rows"]["sigreg"]
+    run_file = tmp_path / "selection" / "sigreg-01-seed0" / "run.json"
+    started = {key: value for key, value in json.loads(run_file.read_text()).items() if key != "final"}
+    run_file.write_text(json.dumps(started))  # what a run killed after its last checkpoint leaves
+    second = run_benchmark(sweep, tmp_path)
+    assert "did not finish" not in first
+    assert re.findall(r"(\S+): the run there did not finish; continuing it", second) == [
+        str(tmp_path / "selection" / "sigreg-01-seed0")
+    ]
+    assert json.loads(run_file.read_text())["final"]["steps"] == 3  # finished now
+    after = json.loads((tmp_path / "selection" / "results.json").read_text())["rows"]["sigreg"]
+    assert [row["probe"] for row in after] == pytest.approx([row["probe"] for row in before])
+
+
+@pytest.mark.slow
 def test_gpu_benchmark_finds_the_largest_batch_of_a_preset_with_checkpointing(tmp_path: Path) -> None:
     out = run_benchmark(Smoke("gpu_pretrain.py", lambda tmp, env: [
         "--device", "cpu", "--steps", "1", "--warmup", "0", "--preset", "vit_tiny", "--activation-checkpointing",

@@ -118,6 +118,10 @@ def test_a_killed_run_resumes_with_the_same_step_count(tmp_path):
     assert torch.load(checkpoint, weights_only=True)["global_step"] == saved_step + 4
     assert not list(checkpoint.parent.glob(".*.tmp"))
 
+    at_its_end = run_cli("pretrain", "--out", str(out), "--resume", "--max-steps", str(saved_step + 4))
+    assert at_its_end.returncode == 0, at_its_end.stderr[-3000:]  # validates and probes once more, trains nothing
+    assert f"finished after {saved_step + 4} steps" in at_its_end.stdout and "linear probe AUC" in at_its_end.stdout
+
 
 def test_unknown_recipe_key_exits_nonzero_with_the_key():
     result = run_cli("pretrain", "--domain", "ecg", "--model.dept", "4", "--print-config")

@@ -169,8 +169,13 @@ def run_select(args: argparse.Namespace) -> int:
     from .select import rank, score, table
 
     uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
-    rankings = rank([score(reference, uri) for reference in args.runs], args.criterion)
+    scores = [score(reference, uri) for reference in args.runs]
+    rankings = rank(scores, args.criterion)
     print("\n\n".join(table(ranking) for ranking in rankings))
+    unfinished = sorted({s.status.lower() for s in scores if s.status != "FINISHED"})
+    if unfinished:
+        print(f"\n{', '.join(unfinished)}: the run has not finished (steps are those planned), so its values are the "
+              "last it logged, not its final ones.")
     if len(rankings) > 1:
         print(f"\nRuns of different methods ({', '.join(r.method for r in rankings)}) are ranked separately: "
               "a label-free criterion compares runs of one method.")

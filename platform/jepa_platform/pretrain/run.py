@@ -108,6 +108,7 @@ def build_trainer(recipe: Recipe, callbacks: list[L.Callback], out: Path, logger
         default_root_dir=out,
         enable_checkpointing=False,  # LastCheckpoint writes the run's checkpoints
         enable_model_summary=False,
+        inference_mode=False,  # validate() outside fit probes too, and the probe trains a head with autograd
         num_sanity_val_steps=0,
     )
 

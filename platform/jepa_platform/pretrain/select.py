@@ -60,6 +60,9 @@ class RunScore:
     probe: float | None
     random_init_probe: float | None = None
     random_init_rankme: float | None = None
+    status: str = "FINISHED"
+    """MLflow's status of the run; any other than ``FINISHED`` (``RUNNING``, ``FAILED``, ``KILLED``) means its
+    values are the last it logged, not its final ones."""
 
 
 @dataclass
@@ -101,7 +104,7 @@ def score(reference: str, tracking_uri: str | None = None) -> RunScore:
         raise JepaError(f"{name}: MLflow run {run_id} not found in {uri}: {exc.message}") from None
     params = run.data.params
     return run_score(name, params.get("objective.kind", "ema"), int(params.get("trainer.max_steps", 0)),
-                     run.data.metrics)
+                     run.data.metrics, run.info.status)
 
 
 def final_of_folder(folder: Path) -> dict | None:
@@ -114,7 +117,7 @@ def final_of_folder(folder: Path) -> dict | None:
     return final if isinstance(final, dict) and {"method", "steps", "metrics"} <= set(final) else None
 
 
-def run_score(name: str, method: str, steps: int, metrics: dict[str, float]) -> RunScore:
+def run_score(name: str, method: str, steps: int, metrics: dict[str, float], status: str = "FINISHED") -> RunScore:
     return RunScore(
         name=name,
         method=method,
@@ -123,6 +126,7 @@ def run_score(name: str, method: str, steps: int, metrics: dict[str, float]) -> 
         probe=next((metrics[key] for key in PROBE_KEYS if key in metrics), None),
         random_init_probe=next((metrics[key] for key in RANDOM_INIT_KEYS if key in metrics), None),
         random_init_rankme=metrics.get(RANDOM_INIT_RANKME),
+        status=status,
     )
 
 
@@ -165,6 +169,7 @@ def table(ranking: Ranking) -> str:
         values = ["n/a" if name not in run.criteria else f"{run.criteria[name]:.4g}" for name in names]
         probe = "n/a" if run.probe is None else f"{run.probe:.4f}"
         initial = "n/a" if run.random_init_probe is None else f"{run.random_init_probe:.4f}"
-        lines.append(f"| {run.method} | {position} | {run.name} | {run.steps} | " + " | ".join(values)
+        steps = str(run.steps) if run.status == "FINISHED" else f"{run.steps} ({run.status.lower()})"
+        lines.append(f"| {run.method} | {position} | {run.name} | {steps} | " + " | ".join(values)
                      + f" | {probe} | {initial} |")
     return "\n".join(lines)
