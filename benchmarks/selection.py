@@ -39,8 +39,9 @@ from typing import Any
 import torch
 from jepa_platform.config import deep_merge
 from jepa_platform.pretrain.config import resolve_recipe
-from jepa_platform.pretrain.run import pretrain
+from jepa_platform.pretrain.run import last_checkpoint, pretrain
 from jepa_platform.pretrain.select import CRITERIA, final_of_folder, score
+from jepa_platform.runs.checkpoints import previous_of
 from scipy.stats import spearmanr
 
 READOUT_KEY = re.compile(r"probe/pooling_(\w+)/val_\w+")
@@ -81,13 +82,16 @@ def spearman(first: list[float], second: list[float], same_direction: bool = Tru
 
 def pretrained_run(folder: Path, recipe: dict[str, Any]) -> dict[str, Any]:
     """Pretrain ``recipe`` into ``folder`` unless it holds a finished run (one that was interrupted is continued
-    from its last checkpoint); its probe, criteria and the probe at each other pooling the monitor scored
+    from its last checkpoint, or started again if it stopped before one); its probe, criteria and the probe at each other pooling the monitor scored
     (``probe/pooling_<name>/val_<metric>``)."""
-    if final_of_folder(folder) is None:
-        interrupted = (folder / "run.json").is_file()  # written when a run starts, its final metrics when it ends
-        if interrupted:
+    if final_of_folder(folder) is None:  # run.json is written when a run starts, its final metrics when it ends
+        checkpoint = last_checkpoint(folder)
+        resume = checkpoint.is_file() or previous_of(checkpoint).is_file()
+        if resume:
             print(f"{folder}: the run there did not finish; continuing it from its last checkpoint", flush=True)
-        pretrain(recipe, folder, resume=interrupted)
+        elif (folder / "run.json").is_file():
+            print(f"{folder}: the run there stopped before its first checkpoint; starting it again", flush=True)
+        pretrain(recipe, folder, resume=resume)
     run = score(str(folder))
     assert run.probe is not None, f"{folder}: the run has no probe score"
     metrics = (final_of_folder(folder) or {}).get("metrics", {})

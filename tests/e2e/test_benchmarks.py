@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -283,12 +284,20 @@ def test_selection_continues_a_run_that_did_not_finish(tmp_path: Path) -> None:
     run_file = tmp_path / "selection" / "sigreg-01-seed0" / "run.json"
     started = {key: value for key, value in json.loads(run_file.read_text()).items() if key != "final"}
     run_file.write_text(json.dumps(started))  # what a run killed after its last checkpoint leaves
+    early_file = tmp_path / "selection" / "sigreg-02-seed0" / "run.json"
+    early_file.write_text(json.dumps({key: value for key, value in json.loads(early_file.read_text()).items()
+                                      if key != "final"}))
+    shutil.rmtree(early_file.parent / "checkpoints")  # what a run killed before its first checkpoint leaves
     second = run_benchmark(sweep, tmp_path)
     assert "did not finish" not in first
     assert re.findall(r"(\S+): the run there did not finish; continuing it", second) == [
         str(tmp_path / "selection" / "sigreg-01-seed0")
     ]
-    assert json.loads(run_file.read_text())["final"]["steps"] == 3  # finished now
+    assert re.findall(r"(\S+): the run there stopped before its first checkpoint; starting it again", second) == [
+        str(tmp_path / "selection" / "sigreg-02-seed0")
+    ]
+    for file in (run_file, early_file):
+        assert json.loads(file.read_text())["final"]["steps"] == 3  # finished now
     after = json.loads((tmp_path / "selection" / "results.json").read_text())["rows"]["sigreg"]
     assert [row["probe"] for row in after] == pytest.approx([row["probe"] for row in before])
 
