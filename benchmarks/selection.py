@@ -82,8 +82,8 @@ def spearman(first: list[float], second: list[float], same_direction: bool = Tru
 
 def pretrained_run(folder: Path, recipe: dict[str, Any]) -> dict[str, Any]:
     """Pretrain ``recipe`` into ``folder`` unless it holds a finished run (one that was interrupted is continued
-    from its last checkpoint, or started again if it stopped before one); its probe, criteria and the probe at each other pooling the monitor scored
-    (``probe/pooling_<name>/val_<metric>``)."""
+    from its last checkpoint, or started again if it stopped before one); its probe, criteria and the probe at
+    each other pooling the monitor scored (``probe/pooling_<name>/val_<metric>``)."""
     if final_of_folder(folder) is None:  # run.json is written when a run starts, its final metrics when it ends
         checkpoint = last_checkpoint(folder)
         resume = checkpoint.is_file() or previous_of(checkpoint).is_file()
