@@ -40,9 +40,8 @@ import torch
 from jepa_platform.config import deep_merge
 from jepa_platform.pretrain.config import resolve_recipe
 from jepa_platform.pretrain.run import last_checkpoint, pretrain
-from jepa_platform.pretrain.select import CRITERIA, final_of_folder, score
+from jepa_platform.pretrain.select import CRITERIA, final_of_folder, score, spearman
 from jepa_platform.runs.checkpoints import previous_of
-from scipy.stats import spearmanr
 
 READOUT_KEY = re.compile(r"probe/pooling_(\w+)/val_\w+")
 COMMON_GRID: dict[str, list[dict[str, Any]]] = {
@@ -69,15 +68,6 @@ def agreement(rows: list[dict[str, Any]], criterion: str) -> float | None:
     """Spearman correlation of ``criterion`` with the probe over ``rows``, signed so that agreement is positive."""
     pairs = [(row["criteria"][criterion], row["probe"]) for row in rows if row["criteria"].get(criterion) is not None]
     return spearman([a for a, _ in pairs], [b for _, b in pairs], CRITERIA[criterion].higher_is_better)
-
-
-def spearman(first: list[float], second: list[float], same_direction: bool = True) -> float | None:
-    """Spearman correlation of two paired lists (sign flipped unless ``same_direction``); None below 3 pairs or
-    when one list is constant."""
-    if len(first) < 3:
-        return None
-    rho = spearmanr(first, second).statistic
-    return None if rho != rho else float(rho * (1 if same_direction else -1))
 
 
 def pretrained_run(folder: Path, recipe: dict[str, Any]) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from jepa_platform.pretrain.criteria import lidar, rankme
 from jepa_platform.pretrain.module import JEPAModule
 from jepa_platform.pretrain.monitor import RepresentationMonitor, token_rows
 from jepa_platform.pretrain.probe import linear_probe, macro_auc, probe_metric
+from jepa_platform.pretrain.select import spearman
 
 from tests.helpers import run_cli
 
@@ -287,6 +288,37 @@ def test_select_ranks_each_method_by_its_own_criterion_and_sets_collapsed_sigreg
     ]
     assert "RankMe ended below the random-init encoder's" in out
     assert "ranked separately" in out
+
+
+def test_select_says_how_far_its_ranking_agrees_with_the_probe(tmp_path, capsys):
+    runs = [
+        fake_run(tmp_path, "ema-a", "ema", 40.0, 0.7, monitor__lidar=5.0),
+        fake_run(tmp_path, "ema-b", "ema", 30.0, 0.8, monitor__lidar=9.0),
+        fake_run(tmp_path, "ema-c", "ema", 30.0, 0.9, monitor__lidar=7.0),
+        fake_run(tmp_path, "sigreg-a", "sigreg", 90.0, 0.7),
+        fake_run(tmp_path, "sigreg-b", "sigreg", 60.0, 0.8),
+        fake_run(tmp_path, "sigreg-c", "sigreg", 50.0, 0.9),
+        fake_run(tmp_path, "sigreg-d", "sigreg", 70.0, 0.6),
+    ]
+    assert main(["select", *map(str, runs)]) == 0
+    out = capsys.readouterr().out
+    assert "ema: lidar orders these 3 runs as their linear probes do at Spearman +0.50" in out
+    assert "sigreg: low_rankme orders these 4 runs as their linear probes do at Spearman +0.80" in out
+    assert out.count("where the data has labels, choose by the probe") == 0
+    assert main(["select", "--criterion", "rankme", *map(str, runs[3:])]) == 0
+    out = capsys.readouterr().out
+    assert "sigreg: rankme orders these 4 runs as their linear probes do at Spearman -0.80" in out
+    assert "The labels order them otherwise: where the data has labels, choose by the probe." in out
+    assert main(["select", *map(str, runs[:2])]) == 0
+    assert "Spearman" not in capsys.readouterr().out  # two runs: too few to say
+
+
+def test_spearman_matches_its_definition_with_ties():
+    assert spearman([1.0, 2.0, 3.0], [10.0, 30.0, 20.0]) == pytest.approx(0.5)
+    assert spearman([1.0, 2.0, 3.0], [10.0, 30.0, 20.0], same_direction=False) == pytest.approx(-0.5)
+    # ranks with the tie shared: (0.5, 0.5, 2, 3) against (0, 1, 2, 3)
+    assert spearman([5.0, 5.0, 7.0, 9.0], [1.0, 2.0, 3.0, 4.0]) == pytest.approx(0.9486833)
+    assert spearman([1.0, 1.0, 1.0], [1.0, 2.0, 3.0]) is None and spearman([1.0, 2.0], [2.0, 1.0]) is None
 
 
 def test_select_marks_runs_that_have_not_finished(tmp_path, capsys):

@@ -166,12 +166,15 @@ def run_prepare(args: argparse.Namespace, extra: list[str]) -> int:
 def run_select(args: argparse.Namespace) -> int:
     import os
 
-    from .select import rank, score, table
+    from .select import agreement_line, rank, score, table
 
     uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
     scores = [score(reference, uri) for reference in args.runs]
     rankings = rank(scores, args.criterion)
     print("\n\n".join(table(ranking) for ranking in rankings))
+    agreements = [line for ranking in rankings if (line := agreement_line(ranking))]
+    if agreements:
+        print("\n" + "\n".join(agreements))
     unfinished = sorted({s.status.lower() for s in scores if s.status != "FINISHED"})
     if unfinished:
         print(f"\n{', '.join(unfinished)}: the run has not finished (steps are those planned), so its values are the "

@@ -7,13 +7,16 @@ separately, each method by its own criterion (:data:`DEFAULT_CRITERIA`, the
 one that agreed best with the linear probe on sweeps of runs, see
 benchmarks/README.md) unless ``--criterion`` picks one for all. A linear-probe
 score, when the run has one, is shown for reference beside the random-init
-encoder's, and never used to rank.
+encoder's, and never used to rank; when three runs of a method or more have
+one, the Spearman correlation of the criterion with it says how far the
+label-free ranking of these runs agrees with the labels.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +50,8 @@ DEFAULT_CRITERIA: dict[str, str] = {"ema": "lidar", "sigreg": "low_rankme"}
 embeddings to a full-rank Gaussian, so among its runs a high RankMe does not mark a better encoder: on the
 sweeps, the lower it ended (the higher learning rates), the better the probe."""
 FALLBACK_CRITERION = "lidar"
+WEAK_AGREEMENT = 0.5
+"""Below this Spearman correlation with the probe, ``select`` advises choosing by the probe."""
 RANDOM_INIT_RANKME = "monitor/random_init_rankme"
 
 
@@ -146,6 +151,52 @@ def rank(scores: list[RunScore], criterion: str | None = None) -> list[Ranking]:
         rows = [(str(i + 1), s) for i, s in enumerate(ranked)] + [("collapsed", s) for s in collapsed]
         rankings.append(Ranking(method, name, rows + [("-", s) for s in group if name not in s.criteria]))
     return rankings
+
+
+def average_ranks(values: list[float]) -> list[float]:
+    """The rank of each value (0 for the smallest), tied values sharing the mean of their ranks."""
+    order = sorted(range(len(values)), key=values.__getitem__)
+    ranks = [0.0] * len(values)
+    start = 0
+    while start < len(order):
+        end = start
+        while end + 1 < len(order) and values[order[end + 1]] == values[order[start]]:
+            end += 1
+        for position in order[start : end + 1]:
+            ranks[position] = (start + end) / 2
+        start = end + 1
+    return ranks
+
+
+def spearman(first: list[float], second: list[float], same_direction: bool = True) -> float | None:
+    """Spearman correlation of two paired lists (sign flipped unless ``same_direction``); None below 3 pairs or
+    when one list is constant."""
+    if len(first) < 3 or len(set(first)) < 2 or len(set(second)) < 2:
+        return None
+    rho = statistics.correlation(average_ranks(first), average_ranks(second))
+    return rho if same_direction else -rho
+
+
+def probe_agreement(ranking: Ranking) -> tuple[float, int] | None:
+    """How far the ranking's criterion orders its runs as their linear probes do: the Spearman correlation
+    (positive: the same order) over the ranked runs with a probe score, and their number; None below three."""
+    runs = [run for position, run in ranking.rows if position.isdigit() and run.probe is not None]
+    rho = spearman([run.criteria[ranking.criterion] for run in runs], [run.probe for run in runs],
+                   CRITERIA[ranking.criterion].higher_is_better)
+    return None if rho is None else (rho, len(runs))
+
+
+def agreement_line(ranking: Ranking) -> str | None:
+    """The sentence ``select`` prints under a ranking about its agreement with the probe (None without one)."""
+    agreement = probe_agreement(ranking)
+    if agreement is None:
+        return None
+    rho, runs = agreement
+    line = (f"{ranking.method}: {ranking.criterion} orders these {runs} runs as their linear probes do at Spearman "
+            f"{rho:+.2f} (+1: the same order, -1: reversed).")
+    if rho < WEAK_AGREEMENT:
+        line += " The labels order them otherwise: where the data has labels, choose by the probe."
+    return line
 
 
 def below_random_init_rankme(run: RunScore, name: str) -> bool:
