@@ -16,7 +16,7 @@ from jepa_platform.cli import main
 from jepa_platform.data.datamodule import JEPADataModule
 from jepa_platform.domain import DatasetSplits, LabelSpec, cache_dir, load_domain
 from jepa_platform.pretrain.config import resolve_recipe
-from jepa_platform.pretrain.criteria import lidar, rankme
+from jepa_platform.pretrain.criteria import lidar, rankme, view_retrieval
 from jepa_platform.pretrain.module import JEPAModule
 from jepa_platform.pretrain.monitor import RepresentationMonitor, token_rows
 from jepa_platform.pretrain.probe import linear_probe, macro_auc, probe_metric
@@ -59,6 +59,20 @@ def test_lidar_is_unchanged_by_an_invertible_linear_map_where_rankme_is_not():
     assert rankme((views @ skew).reshape(-1, 8)) < 0.8 * rankme(views.reshape(-1, 8))
     with pytest.raises(ValueError, match="at least 2 views"):
         lidar(views[:, :1])
+
+
+def test_view_retrieval_finds_each_sample_by_its_other_views():
+    assert view_retrieval(separated_views(200, 16, 16, 0.05)) == 1.0  # views far closer than samples
+    # views as far apart as samples: about chance (1 / 200)
+    assert view_retrieval(separated_views(200, 16, 16, 5.0)) < 0.03
+    # one sample's two views identical, the others noise: it alone is found, in both directions of that pair
+    views = torch.randn(4, 2, 8, generator=torch.Generator().manual_seed(3))
+    views[0, 1] = views[0, 0]
+    hits = view_retrieval(views)
+    assert 0.25 <= hits <= 1.0 and view_retrieval(views * torch.arange(1.0, 9.0)) == pytest.approx(
+        view_retrieval(views)), "standardized per feature: a feature's scale does not count"
+    with pytest.raises(ValueError, match="2 views or more"):
+        view_retrieval(views[:, :1])
 
 
 def test_macro_auc_skips_classes_without_both_outcomes():

@@ -1,4 +1,4 @@
-"""Label-free quality criteria of a representation: RankMe and LiDAR.
+"""Label-free quality criteria of a representation: RankMe, LiDAR and view retrieval.
 
 - RankMe (Garrido et al., 2023): the effective rank ``exp(-sum_k p_k log p_k)``,
   ``p_k = sigma_k / sum(sigma) + eps``, of an ``N × D`` embedding matrix. The
@@ -11,6 +11,12 @@
   high LiDAR needs embeddings that spread samples apart along many directions
   while the views of one sample stay together. For JEPA, a view is the pooled
   embedding of one context mask drawn by the run's own masking strategy.
+- View retrieval: over the same views, how often a sample's view finds, among
+  another view of every sample, its own sample as the nearest (cosine, on
+  features standardized over all views, as the linear probe standardizes its
+  features); the mean over every ordered pair of views. Chance is ``1 / n``; 1 when each sample's views are closer to each
+  other than to any other sample's. It asks what LiDAR asks without inverting a
+  covariance: are samples told apart by what their partial views share?
 """
 
 from __future__ import annotations
@@ -42,3 +48,16 @@ def lidar(views: torch.Tensor, delta: float = 1e-4, eps: float = 1e-7) -> float:
     inverse_root = eigenvectors @ torch.diag(eigenvalues.rsqrt()) @ eigenvectors.T
     discriminant = inverse_root @ between @ inverse_root
     return effective_rank(torch.linalg.eigvalsh(discriminant).clamp(min=0.0), eps)
+
+
+def view_retrieval(views: torch.Tensor) -> float:
+    """Top-1 retrieval of each of ``n`` samples from ``n × q × D`` embeddings of ``q`` views each (``n, q >= 2``)."""
+    if views.shape[0] < 2 or views.shape[1] < 2:
+        raise ValueError(f"view retrieval needs 2 samples or more of 2 views or more, got {tuple(views.shape[:2])}")
+    flat = views.double().reshape(-1, views.shape[-1])
+    standardized = (flat - flat.mean(0)) / flat.std(0).clamp(min=1e-12)
+    unit = torch.nn.functional.normalize(standardized, dim=-1).reshape(views.shape).transpose(0, 1)  # q × n × D
+    similarity = unit @ unit.transpose(1, 2).unsqueeze(1)  # q × q × n × n: view a of each sample against view b
+    hits = similarity.argmax(dim=-1) == torch.arange(views.shape[0])
+    pairs = ~torch.eye(views.shape[1], dtype=torch.bool)
+    return float(hits.double().mean(dim=-1)[pairs].mean())

@@ -6,8 +6,9 @@ input, every ``monitor.every_n_steps`` steps: it measures the representation,
 whatever the objective regresses. It logs the label-free criteria of
 :mod:`.criteria`: RankMe of the pooled embeddings (``monitor/rankme``) and of
 the token embeddings of the first ``monitor.token_samples`` samples
-(``monitor/rankme_tokens``), and LiDAR over ``monitor.lidar_views`` context
-masks of the first ``monitor.lidar_samples`` samples (``monitor/lidar``). A
+(``monitor/rankme_tokens``), and LiDAR and view retrieval over
+``monitor.lidar_views`` context masks of the first ``monitor.lidar_samples``
+samples (``monitor/lidar``, ``monitor/retrieval``). A
 fall of RankMe or of the embeddings' spread below ``collapse_ratio`` of its
 peak raises the collapse alarm, unless the latest linear probe (below) still
 scores the encoder above its random-init one.
@@ -40,7 +41,7 @@ from ..domain.registry import load_domain
 from ..masking import MaskStrategy
 from ..model import Encoder, Pooling, pooled
 from .config import MonitorConfig
-from .criteria import lidar, rankme
+from .criteria import lidar, rankme, view_retrieval
 from .probe import linear_probe, probe_metric
 
 Batches = list[Any]
@@ -245,6 +246,7 @@ class RepresentationMonitor(L.Callback):
             "monitor/rankme": rankme(embeddings),
             "monitor/rankme_tokens": rankme(tokens),
             "monitor/lidar": lidar(views[: cfg.lidar_samples]),
+            "monitor/retrieval": view_retrieval(views[: cfg.lidar_samples]),
             "monitor/embedding_std": float(embeddings.std(dim=0).mean()),
         }
         return values, embeddings

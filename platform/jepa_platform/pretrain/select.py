@@ -43,6 +43,7 @@ CRITERIA: dict[str, Criterion] = {
     "low_rankme": Criterion("monitor/rankme", False, "RankMe, pooled embeddings, lower is better", True),
     "rankme_tokens": Criterion("monitor/rankme_tokens", True, "RankMe, token embeddings"),
     "lidar": Criterion("monitor/lidar", True, "LiDAR, context-mask views"),
+    "retrieval": Criterion("monitor/retrieval", True, "view retrieval, context-mask views"),
     "sigreg_loss": Criterion("train/sigreg", False, "SIGReg training loss (SIGReg runs; lower is better)"),
 }
 DEFAULT_CRITERIA: dict[str, str] = {"ema": "lidar", "sigreg": "low_rankme"}
