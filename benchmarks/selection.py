@@ -4,7 +4,7 @@ Pretrains a sweep of runs per method (objective) on the ECG demo, each varying
 the settings a user would vary (learning rate, mask ratio, depth, and EMA
 momentum or SIGReg's lambda, drawn from a seeded grid), and reads back what
 ``jepa-platform select`` reads: each run's final label-free criteria
-(``monitor/rankme``, ``monitor/rankme_tokens``, ``monitor/lidar``, and for
+(``monitor/rankme``, ``monitor/rankme_tokens``, ``monitor/lidar``, ``monitor/retrieval``, and for
 SIGReg runs the training SIGReg loss ``train/sigreg``, lower is better) and its
 final frozen linear probe (``probe/val_auc``, the monitor's probe on the
 target encoder). Reports, per method, the Spearman correlation of each

@@ -183,8 +183,9 @@ def check_selection(out: str, tmp_path: Path) -> None:
     results = json.loads((tmp_path / "selection" / "results.json").read_text())
     assert {method: len(rows) for method, rows in results["rows"].items()} == {"ema": 3, "sigreg": 3}
     for row in results["rows"]["sigreg"]:
-        assert set(row["criteria"]) == {"rankme", "low_rankme", "rankme_tokens", "lidar", "sigreg_loss"}
-        assert 0 <= row["probe"] <= 1 and min(row["criteria"].values()) > 0
+        assert set(row["criteria"]) == {"rankme", "low_rankme", "rankme_tokens", "lidar", "retrieval", "sigreg_loss"}
+        assert 0 <= row["probe"] <= 1 and 0 <= row["criteria"].pop("retrieval") <= 1
+        assert min(row["criteria"].values()) > 0
     for cells in results["spearman"].values():  # one RankMe read both ways
         assert cells["low_rankme"] is None if cells["rankme"] is None else cells["low_rankme"] == -cells["rankme"]
     assert len({json.dumps(row["overrides"], sort_keys=True) for row in results["rows"]["ema"]}) == 3  # distinct
