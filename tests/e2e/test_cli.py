@@ -121,6 +121,8 @@ def test_a_killed_run_resumes_with_the_same_step_count(tmp_path):
     at_its_end = run_cli("pretrain", "--out", str(out), "--resume", "--max-steps", str(saved_step + 4))
     assert at_its_end.returncode == 0, at_its_end.stderr[-3000:]  # validates and probes once more, trains nothing
     assert f"finished after {saved_step + 4} steps" in at_its_end.stdout and "linear probe AUC" in at_its_end.stdout
+    assert f"no validation since the run resumed: validated and probed once, at step {saved_step + 4}" in (
+        at_its_end.stdout)
 
 
 def test_unknown_recipe_key_exits_nonzero_with_the_key():

@@ -183,7 +183,7 @@ def _pretrain(recipe: Recipe, out: Path, resume: bool) -> RunSummary:
             record_stop(guard, logger)
         raise stopped
     metrics = {key: float(value) for key, value in trainer.callback_metrics.items()}
-    notes = validate_if_never_validated(trainer, module, datamodule)
+    notes = validate_if_never_validated(trainer, module, datamodule, resumed=resume_from is not None)
     metrics.update({key: float(value) for key, value in trainer.callback_metrics.items()})  # validate's
     if datamodule.splits.labels is None:
         notes.append("no linear probe: the data has no labels")
@@ -207,16 +207,19 @@ def _pretrain(recipe: Recipe, out: Path, resume: bool) -> RunSummary:
     )
 
 
-def validate_if_never_validated(trainer: L.Trainer, module: JEPAModule, datamodule: JEPADataModule) -> list[str]:
+def validate_if_never_validated(
+    trainer: L.Trainer, module: JEPAModule, datamodule: JEPADataModule, resumed: bool = False
+) -> list[str]:
     """Validate (and so probe) once at the last step when training ended before its first validation, as a
-    run shorter than an epoch does; the note saying so, for the summary."""
+    run shorter than an epoch does, or one resumed at its end; the note saying so, for the summary."""
     assert datamodule.splits is not None
     if datamodule.splits.val is None:
         return ["no validation set: no val/loss and no linear probe score"]
     if "val/loss" in trainer.callback_metrics or trainer.interrupted:
         return []
     trainer.validate(module, datamodule=datamodule, verbose=False, weights_only=True)
-    return [f"training ended before the first validation: validated and probed once, at step {trainer.global_step}"]
+    since = "since the run resumed" if resumed else "before training ended"
+    return [f"no validation {since}: validated and probed once, at step {trainer.global_step}"]
 
 
 def run_pretraining(
