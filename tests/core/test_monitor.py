@@ -286,29 +286,31 @@ def test_select_ranks_by_the_chosen_criterion_in_its_direction(tmp_path, capsys)
 
 def test_select_ranks_each_method_by_its_own_criterion_and_sets_collapsed_sigreg_runs_apart(tmp_path, capsys):
     runs = [
-        fake_run(tmp_path, "ema-low-lidar", "ema", 40.0, 0.7, monitor__lidar=5.0),
-        fake_run(tmp_path, "ema-high-lidar", "ema", 30.0, 0.8, monitor__lidar=9.0),
+        fake_run(tmp_path, "ema-low-retrieval", "ema", 40.0, 0.7, monitor__retrieval=0.2),
+        fake_run(tmp_path, "ema-high-retrieval", "ema", 30.0, 0.8, monitor__retrieval=0.6),
+        fake_run(tmp_path, "ema-older", "ema", 30.0, 0.8, monitor__lidar=9.0),  # from before retrieval was logged
         fake_run(tmp_path, "sigreg-full", "sigreg", 90.0, 0.7, monitor__random_init_rankme=9.0),
         fake_run(tmp_path, "sigreg-lower", "sigreg", 60.0, 0.9, monitor__random_init_rankme=9.0),
         fake_run(tmp_path, "sigreg-collapsed", "sigreg", 2.0, 0.5, monitor__random_init_rankme=9.0),
     ]
     assert main(["select", *map(str, runs)]) == 0
     out = capsys.readouterr().out
-    assert "| method | rank by lidar |" in out and "| method | rank by low_rankme |" in out
+    assert "| method | rank by retrieval |" in out and "| method | rank by low_rankme |" in out
     rows = [row.split("|") for row in out.splitlines() if row.startswith(("| ema", "| sigreg"))]
     assert [(row[2].strip(), row[3].strip().rsplit("/", 1)[1]) for row in rows] == [
-        ("1", "ema-high-lidar"), ("2", "ema-low-lidar"),
+        ("1", "ema-high-retrieval"), ("2", "ema-low-retrieval"), ("-", "ema-older"),
         ("1", "sigreg-lower"), ("2", "sigreg-full"), ("collapsed", "sigreg-collapsed"),
     ]
     assert "RankMe ended below the random-init encoder's" in out
     assert "ranked separately" in out
+    assert f"-: {runs[2]} did not log retrieval" in out and "pretrain --resume --out RUN" in out
 
 
 def test_select_says_how_far_its_ranking_agrees_with_the_probe(tmp_path, capsys):
     runs = [
-        fake_run(tmp_path, "ema-a", "ema", 40.0, 0.7, monitor__lidar=5.0),
-        fake_run(tmp_path, "ema-b", "ema", 30.0, 0.8, monitor__lidar=9.0),
-        fake_run(tmp_path, "ema-c", "ema", 30.0, 0.9, monitor__lidar=7.0),
+        fake_run(tmp_path, "ema-a", "ema", 40.0, 0.7, monitor__retrieval=0.1),
+        fake_run(tmp_path, "ema-b", "ema", 30.0, 0.8, monitor__retrieval=0.5),
+        fake_run(tmp_path, "ema-c", "ema", 30.0, 0.9, monitor__retrieval=0.3),
         fake_run(tmp_path, "sigreg-a", "sigreg", 90.0, 0.7),
         fake_run(tmp_path, "sigreg-b", "sigreg", 60.0, 0.8),
         fake_run(tmp_path, "sigreg-c", "sigreg", 50.0, 0.9),
@@ -316,7 +318,7 @@ def test_select_says_how_far_its_ranking_agrees_with_the_probe(tmp_path, capsys)
     ]
     assert main(["select", *map(str, runs)]) == 0
     out = capsys.readouterr().out
-    assert "ema: lidar orders these 3 runs as their linear probes do at Spearman +0.50" in out
+    assert "ema: retrieval orders these 3 runs as their linear probes do at Spearman +0.50" in out
     assert "sigreg: low_rankme orders these 4 runs as their linear probes do at Spearman +0.80" in out
     assert out.count("where the data has labels, choose by the probe") == 0
     assert main(["select", "--criterion", "rankme", *map(str, runs[3:])]) == 0
@@ -337,8 +339,8 @@ def test_spearman_matches_its_definition_with_ties():
 
 def test_select_marks_runs_that_have_not_finished(tmp_path, capsys):
     runs = [
-        fake_run(tmp_path, "done", "ema", 20.0, 0.9, monitor__lidar=5.0),
-        fake_run(tmp_path, "going", "ema", 30.0, 0.8, finished=False, monitor__lidar=9.0),
+        fake_run(tmp_path, "done", "ema", 20.0, 0.9, monitor__retrieval=0.5),
+        fake_run(tmp_path, "going", "ema", 30.0, 0.8, finished=False, monitor__retrieval=0.9),
     ]
     assert main(["select", *map(str, runs)]) == 0
     out = capsys.readouterr().out

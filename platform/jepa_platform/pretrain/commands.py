@@ -182,6 +182,12 @@ def run_select(args: argparse.Namespace) -> int:
     if len(rankings) > 1:
         print(f"\nRuns of different methods ({', '.join(r.method for r in rankings)}) are ranked separately: "
               "a label-free criterion compares runs of one method.")
+    for ranking in rankings:
+        unlogged = [run.name for position, run in ranking.rows if position == "-"]
+        if unlogged:
+            print(f"\n-: {', '.join(unlogged)} did not log {ranking.criterion}, so it is not ranked (a run pretrained "
+                  "before the monitor measured it: `jepa-platform pretrain --resume --out RUN` measures a finished run "
+                  "again at its last step).")
     if any(position == "collapsed" for ranking in rankings for position, _ in ranking.rows):
         print("\ncollapsed: RankMe ended below the random-init encoder's, so the run is not ranked by low RankMe.")
     return 0
