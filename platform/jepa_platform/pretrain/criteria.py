@@ -14,9 +14,10 @@
 - View retrieval: over the same views, how often a sample's view finds, among
   another view of every sample, its own sample as the nearest (cosine, on
   features standardized over all views, as the linear probe standardizes its
-  features); the mean over every ordered pair of views. Chance is ``1 / n``; 1 when each sample's views are closer to each
-  other than to any other sample's. It asks what LiDAR asks without inverting a
-  covariance: are samples told apart by what their partial views share?
+  features); the mean over every ordered pair of views. Chance is ``1 / n``;
+  1 when each sample's views are closer to each other than to any other
+  sample's. It asks what LiDAR asks without inverting a covariance: are
+  samples told apart by what their partial views share?
 """
 
 from __future__ import annotations

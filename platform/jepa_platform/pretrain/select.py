@@ -51,7 +51,7 @@ DEFAULT_CRITERIA: dict[str, str] = {"ema": "retrieval", "sigreg": "low_rankme"}
 embeddings to a full-rank Gaussian, so among its runs a high RankMe does not mark a better encoder: on the
 sweeps, the lower it ended (the higher learning rates), the better the probe. EMA runs are ranked by view
 retrieval, the one criterion that followed the probe where the teacher learns (2,000 steps); at the budgets
-where no EMA run beats random init, rank and LiDAR follow the probe better."""
+where EMA runs have barely parted from random init, rank and LiDAR follow the probe better."""
 FALLBACK_CRITERION = "lidar"
 WEAK_AGREEMENT = 0.5
 """Below this Spearman correlation with the probe, ``select`` advises choosing by the probe."""
