@@ -103,7 +103,8 @@ class MonitorConfig(Section):
     """Samples whose token embeddings (every valid token) give ``monitor/rankme_tokens``."""
     lidar_samples: int = 128
     lidar_views: int = 4
-    """LiDAR's surrogate classes: ``lidar_samples`` samples, each seen through ``lidar_views`` context masks."""
+    """LiDAR's surrogate classes (and view retrieval's samples): ``lidar_samples`` samples, each seen through
+    ``lidar_views`` context masks."""
     collapse_ratio: float = 0.25
     collapse_after_steps: int = 100
     stop_on_collapse: bool = False
