@@ -39,9 +39,8 @@ from typing import Any
 import torch
 from jepa_platform.config import deep_merge
 from jepa_platform.pretrain.config import resolve_recipe
-from jepa_platform.pretrain.run import last_checkpoint, pretrain
+from jepa_platform.pretrain.run import has_checkpoint, pretrain
 from jepa_platform.pretrain.select import CRITERIA, final_of_folder, score, spearman
-from jepa_platform.runs.checkpoints import previous_of
 
 READOUT_KEY = re.compile(r"probe/pooling_(\w+)/val_\w+")
 COMMON_GRID: dict[str, list[dict[str, Any]]] = {
@@ -75,8 +74,7 @@ def pretrained_run(folder: Path, recipe: dict[str, Any]) -> dict[str, Any]:
     from its last checkpoint, or started again if it stopped before one); its probe, criteria and the probe at
     each other pooling the monitor scored (``probe/pooling_<name>/val_<metric>``)."""
     if final_of_folder(folder) is None:  # run.json is written when a run starts, its final metrics when it ends
-        checkpoint = last_checkpoint(folder)
-        resume = checkpoint.is_file() or previous_of(checkpoint).is_file()
+        resume = has_checkpoint(folder)
         if resume:
             print(f"{folder}: the run there did not finish; continuing it from its last checkpoint", flush=True)
         elif (folder / "run.json").is_file():

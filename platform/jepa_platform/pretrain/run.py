@@ -52,12 +52,18 @@ class RunSummary:
     """What the run's metrics need explained (e.g. validated only once, at the last step)."""
 
 
+def has_checkpoint(out: Path) -> bool:
+    """Whether the run folder ``out`` holds a checkpoint to resume from (its last, or the one before)."""
+    ckpt = last_checkpoint(out)
+    return ckpt.is_file() or previous_of(ckpt).is_file()
+
+
 def check_run_folder(out: Path, resume: bool) -> Path | None:
     """Refuse to overwrite a run, and to resume one that has no sound checkpoint; the checkpoint to resume from."""
     ckpt = last_checkpoint(out)
     if rank_zero_only.rank == 0:
         fail_dead_run(out)
-    if resume and not ckpt.is_file() and not previous_of(ckpt).is_file():
+    if resume and not has_checkpoint(out):
         raise JepaError(f"--resume: {ckpt} does not exist; nothing to resume in {out}")
     if not resume:
         refuse_existing(out, ckpt.relative_to(out), advice="pass --resume to continue it or choose another --out")
