@@ -49,3 +49,10 @@ def pip_install_elsewhere(venv: Path, package: Path) -> Path:
     pip = [sys.executable, "-m", "pip", "--python", str(python), "--disable-pip-version-check", "-q"]
     subprocess.run([*pip, "install", "--no-deps", "--no-build-isolation", "-e", str(package)], check=True)
     return python
+
+
+def sound_checkpoint(out: Path) -> Path:
+    """The checkpoint ``--resume`` reads in run folder ``out`` after a kill: ``last.ckpt`` once it and its hash are
+    written, else ``previous.ckpt`` (a kill while a checkpoint is replaced leaves only that one)."""
+    last = out / "checkpoints" / "last.ckpt"
+    return last if last.is_file() and last.with_name("last.ckpt.sha256").is_file() else last.with_name("previous.ckpt")

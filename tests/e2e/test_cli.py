@@ -15,7 +15,7 @@ import wfdb
 import yaml
 from jepa_platform.cli import main
 
-from tests.helpers import CLI, TINY_ECG, cli_env, run_cli
+from tests.helpers import CLI, TINY_ECG, cli_env, run_cli, sound_checkpoint
 
 
 def mitbih_like_record(folder: Path, seconds: int = 300) -> Path:
@@ -105,8 +105,9 @@ def test_a_killed_run_resumes_with_the_same_step_count(tmp_path):
         process.send_signal(signal.SIGKILL)
         process.wait()
     why = f"exited with {exit_code}" if exit_code is not None else "still running after 600 s"
-    assert checkpoint.exists(), f"no checkpoint before the kill; the run {why}:\n{log.read_text()[-3000:]}"
-    saved_step = torch.load(checkpoint, weights_only=True)["global_step"]
+    sound = sound_checkpoint(out)  # a kill while last.ckpt is replaced leaves previous.ckpt alone
+    assert sound.exists(), f"no checkpoint before the kill; the run {why}:\n{log.read_text()[-3000:]}"
+    saved_step = torch.load(sound, weights_only=True)["global_step"]
     assert saved_step % 3 == 0 and saved_step > 0
 
     again = run_cli(*args, "--max-steps", "1000")

@@ -15,7 +15,7 @@ import pytest
 import torch
 from jepa_platform.cli import main
 
-from tests.helpers import CLI, TINY_ECG, cli_env, run_cli
+from tests.helpers import CLI, TINY_ECG, cli_env, run_cli, sound_checkpoint
 
 FAST = [*TINY_ECG, "--data.demo_records", "60", "--monitor.samples", "32"]
 
@@ -144,6 +144,16 @@ def test_unwritable_out_is_one_line_before_any_data_is_read(tmp_path, capsys, mo
     assert err.count("\n") == 1 and message in err and str(out) in err
 
 
+def test_a_run_left_with_only_its_previous_checkpoint_is_not_started_over(tmp_path, capsys):
+    # what a kill between moving last.ckpt aside and writing its successor leaves
+    previous = tmp_path / "run" / "checkpoints" / "previous.ckpt"
+    previous.parent.mkdir(parents=True)
+    previous.write_bytes(b"the run's only checkpoint")
+    assert main(["pretrain", "--domain", "ecg", "--out", str(tmp_path / "run"), "--max-steps", "2"]) == 2
+    assert "already holds a run; pass --resume to continue it" in capsys.readouterr().err
+    assert previous.read_bytes() == b"the run's only checkpoint"
+
+
 def curve(out: Path, key: str) -> dict[int, float]:
     """``step -> value`` of a metric; for a step logged twice (before and after a resume), the later value."""
     record = json.loads((out / "run.json").read_text())
@@ -164,10 +174,7 @@ def test_kill_9_and_resume_gives_the_curves_of_an_uninterrupted_run(tmp_path):
     time.sleep(0.2)  # between checkpoints: killed at once, so a fast machine has not finished the run
     killed.send_signal(signal.SIGKILL)
     killed.wait()
-    last = out / "checkpoints" / "last.ckpt"  # a kill while a checkpoint is replaced leaves only previous.ckpt sound
-    sound = last if last.is_file() and (out / "checkpoints" / "last.ckpt.sha256").is_file() else last.with_name(
-        "previous.ckpt")
-    saved = torch.load(sound, weights_only=True)["global_step"]
+    saved = torch.load(sound_checkpoint(out), weights_only=True)["global_step"]
     assert 0 < saved < 24
     resumed = run_cli("pretrain", "--out", str(out), "--resume")
     assert resumed.returncode == 0, resumed.stderr[-3000:]

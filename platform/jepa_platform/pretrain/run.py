@@ -65,8 +65,11 @@ def check_run_folder(out: Path, resume: bool) -> Path | None:
         fail_dead_run(out)
     if resume and not has_checkpoint(out):
         raise JepaError(f"--resume: {ckpt} does not exist; nothing to resume in {out}")
-    if not resume:
-        refuse_existing(out, ckpt.relative_to(out), advice="pass --resume to continue it or choose another --out")
+    if not resume:  # previous.ckpt alone: a run killed while it replaced its last checkpoint
+        refuse_existing(
+            out, ckpt.relative_to(out), previous_of(ckpt).relative_to(out),
+            advice="pass --resume to continue it or choose another --out",
+        )
     for stale in ckpt.parent.glob(".*.tmp"):  # left by a run killed while writing; never read
         stale.unlink(missing_ok=True)  # every process of a distributed run gets here
     if not resume:
