@@ -282,10 +282,17 @@ class DomainPlugin(ABC, Generic[DataT, TaskT]):
         return Path(data.path).expanduser() if data.path is not None else self.demo_root(cache_dir, data)
 
     def ensure_data(self, data: DataT, cache_dir: Path) -> Path:
-        """:meth:`data_root`, with the demo data written first when ``data.path`` is unset."""
+        """:meth:`data_root`, with the demo data written first when ``data.path`` is unset.
+
+        One process at a time writes a demo (a lock file beside it): runs started together on a fresh
+        cache wait for the first to finish writing rather than delete or read its half-written files.
+        """
+        from ..runs.lock import exclusive
+
         root = self.data_root(data, cache_dir)
         if data.path is None:
-            self.write_demo(root, data)
+            with exclusive(root.parent / f".{root.name}.lock"):
+                self.write_demo(root, data)
         return root
 
     @abstractmethod

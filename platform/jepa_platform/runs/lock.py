@@ -8,6 +8,7 @@ cannot be checked from here; it names that host so the user can.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -112,3 +113,18 @@ def locked_run_folder(out: Path, primary: bool = True) -> Iterator[None]:
             shutil.rmtree(out, ignore_errors=True)
         raise
     release(lock)
+
+
+@contextmanager
+def exclusive(lock: Path | None) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on the file ``lock`` (none: nothing to hold)."""
+    if lock is None:
+        yield
+        return
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -14,15 +14,15 @@ other folders) still gets the store of its own folder.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import subprocess
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from lightning.pytorch.loggers import MLFlowLogger
+
+from .lock import exclusive
 
 _RUN_FOLDER_URIS: set[str] = set()
 STORE_FILE = "mlflow.db"
@@ -122,18 +122,3 @@ def ensure_experiment(uri: str, name: str, artifact_location: str | None, lock: 
             except Exception:
                 if client.get_experiment_by_name(name) is None:  # not another run's creation
                     raise
-
-
-@contextmanager
-def exclusive(lock: Path | None) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on the file ``lock`` (none: nothing to hold)."""
-    if lock is None:
-        yield
-        return
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
