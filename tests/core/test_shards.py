@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +119,25 @@ def test_out_folder_errors(tmp_path):
     with pytest.raises(JepaError, match=r"prepared otherwise \(shard_size was 5, now 4\)"):
         prepare(toy, DataConfig(), tmp_path / "done", cache(), shard_size=4, workers=1)
     assert (tmp_path / "taken" / "notes.txt").read_text() == "mine"
+
+
+class SlowToy(Toy):
+    def prepare_item(self, item: int, data: DataConfig) -> PreparedSamples:
+        time.sleep(0.02)
+        return super().prepare_item(item, data)
+
+
+def test_a_second_prepare_into_the_same_folder_waits_and_reuses_the_shards(tmp_path, capsys):
+    toy, out, manifests = SlowToy(), tmp_path / "shards", []
+    toy.seen = []
+    first = threading.Thread(target=lambda: manifests.append(prepare(toy, DataConfig(), out, cache(), 5, workers=1)))
+    first.start()
+    while first.is_alive() and not (out / PROGRESS).exists():
+        time.sleep(0.01)
+    second = prepare(toy, DataConfig(), out, cache(), 5, workers=1)  # started while the first writes
+    first.join()
+    assert f"{out}: another prepare is writing there; waiting for it to finish" in capsys.readouterr().err
+    assert manifests == [second] and sorted(toy.seen) == list(range(30))  # every item prepared once
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,8 @@ starts (an item and a row within it). A prepare run again on the same folder
 continues from there and writes the very same shards an uninterrupted run
 would; temporary files left behind are overwritten, never read.
 ``manifest.json`` is written last, and readers accept only a folder that has
-one, and only the shards it lists.
+one, and only the shards it lists. One prepare at a time writes into a folder (a
+lock file beside it); another started meanwhile waits, then finds the shards done.
 """
 
 from __future__ import annotations
@@ -34,9 +35,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..domain.contract import DataConfig, DomainPlugin, PreparedSamples
+from ..domain.contract import DataConfig, DomainPlugin, PreparedSamples, PrepareSource
 from ..errors import JepaError
 from ..runs.atomic import atomic_write_bytes
+from ..runs.lock import exclusive
 from .shards import FORMAT, MANIFEST, PROGRESS, SPLIT, VERSION, column_spec, encode_shard, read_manifest, shard_name
 
 ITEMS_PER_TASK = 8  # items a worker preprocesses per task: amortizes inter-process traffic
@@ -82,9 +84,22 @@ def prepare(
         "items": len(source.items),
         "items_hash": hashlib.sha256("\n".join(map(repr, source.items)).encode()).hexdigest(),
     }
-    done = _finished(out, settings)
-    if done is not None:
-        return done
+    busy = f"{out}: another prepare is writing there; waiting for it to finish"
+    with exclusive(out.parent / f".{out.name}.lock", busy):  # two prepares into one folder: the second reuses it
+        done = _finished(out, settings)
+        return done if done is not None else _write(plugin, data, out, source, settings, workers)
+
+
+def _write(
+    plugin: DomainPlugin,
+    data: DataConfig,
+    out: Path,
+    source: PrepareSource,
+    settings: dict[str, Any],
+    workers: int | None,
+) -> dict[str, Any]:
+    """Write (or go on writing) the shards of ``source`` into ``out``, then the manifest; returns the manifest."""
+    shard_size, seed = settings["shard_size"], settings["order_seed"]
     progress = _start(out, settings)
     order = np.random.default_rng(seed).permutation(len(source.items))
     writer = _ShardWriter(out, progress, shard_size)

@@ -291,7 +291,8 @@ class DomainPlugin(ABC, Generic[DataT, TaskT]):
 
         root = self.data_root(data, cache_dir)
         if data.path is None:
-            with exclusive(root.parent / f".{root.name}.lock"):
+            busy = f"waiting for another process to finish writing the demo data in {root}"
+            with exclusive(root.parent / f".{root.name}.lock", busy):
                 self.write_demo(root, data)
         return root
 

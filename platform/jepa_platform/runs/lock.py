@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import socket
+import sys
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -116,14 +117,26 @@ def locked_run_folder(out: Path, primary: bool = True) -> Iterator[None]:
 
 
 @contextmanager
-def exclusive(lock: Path | None) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on the file ``lock`` (none: nothing to hold)."""
+def exclusive(lock: Path | None, busy: str | None = None) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on the file ``lock`` (none: nothing to hold), waiting for its holder.
+
+    ``busy`` is printed to stderr once when another process holds it, so a wait never looks like a hang.
+    """
     if lock is None:
         yield
         return
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(lock, "a")
+    except OSError as exc:
+        raise JepaError(f"cannot create the lock file {lock}: {exc.strerror or exc}") from None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if busy:
+                print(busy, file=sys.stderr, flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:
