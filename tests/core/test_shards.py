@@ -7,6 +7,7 @@ import os
 import shutil
 import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +139,24 @@ def test_a_second_prepare_into_the_same_folder_waits_and_reuses_the_shards(tmp_p
     first.join()
     assert f"{out}: another prepare is writing there; waiting for it to finish" in capsys.readouterr().err
     assert manifests == [second] and sorted(toy.seen) == list(range(30))  # every item prepared once
+
+
+def test_a_filesystem_without_flock_prepares_with_a_warning(tmp_path, monkeypatch):
+    import errno
+
+    from jepa_platform.runs import lock
+
+    def no_flock(handle, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(lock.fcntl, "flock", no_flock)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        manifest = prepare(Toy(), DataConfig(), tmp_path / "shards", cache(), 5, workers=1)
+    assert manifest["counts"]["samples"] == sum(i % 4 for i in range(30))
+    said = " / ".join(str(warning.message) for warning in caught)
+    for locked in (cache() / ".toy-numbers.lock", tmp_path / ".shards.lock"):  # the demo's, the shard folder's
+        assert f"cannot lock {locked} (No locks available); processes writing there at once would collide" in said
 
 
 @pytest.fixture(scope="module")

@@ -137,6 +137,10 @@ def exclusive(lock: Path | None, busy: str | None = None) -> Iterator[None]:
             if busy:
                 print(busy, file=sys.stderr, flush=True)
             fcntl.flock(handle, fcntl.LOCK_EX)
+        except OSError as exc:  # a filesystem without flock (some network mounts): go on, and say so
+            rank_zero_warn(f"cannot lock {lock} ({exc.strerror or exc}); processes writing there at once would collide")
+            yield
+            return
         try:
             yield
         finally:
