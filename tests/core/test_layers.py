@@ -14,7 +14,7 @@ DOMAINS = Path(jepa_domains.__file__).parent
 
 # Lowest first: a module may import its own wing and the wings listed before it, never one after it.
 LAYERS = [
-    {"errors", "config", "schedules", "version", "metrics"},
+    {"errors", "config", "schedules", "version", "metrics", "flock"},
     {"domain"},
     {"masking"},
     {"model"},

@@ -144,12 +144,12 @@ def test_a_second_prepare_into_the_same_folder_waits_and_reuses_the_shards(tmp_p
 def test_a_filesystem_without_flock_prepares_with_a_warning(tmp_path, monkeypatch):
     import errno
 
-    from jepa_platform.runs import lock
+    from jepa_platform import flock
 
     def no_flock(handle, operation):
         raise OSError(errno.ENOLCK, "No locks available")
 
-    monkeypatch.setattr(lock.fcntl, "flock", no_flock)
+    monkeypatch.setattr(flock.fcntl, "flock", no_flock)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         manifest = prepare(Toy(), DataConfig(), tmp_path / "shards", cache(), 5, workers=1)

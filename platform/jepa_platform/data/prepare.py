@@ -38,7 +38,7 @@ from tqdm import tqdm
 from ..domain.contract import DataConfig, DomainPlugin, PreparedSamples, PrepareSource
 from ..errors import JepaError
 from ..runs.atomic import atomic_write_bytes
-from ..runs.lock import exclusive
+from ..flock import exclusive
 from .shards import FORMAT, MANIFEST, PROGRESS, SPLIT, VERSION, column_spec, encode_shard, read_manifest, shard_name
 
 ITEMS_PER_TASK = 8  # items a worker preprocesses per task: amortizes inter-process traffic

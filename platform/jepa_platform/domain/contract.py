@@ -287,7 +287,7 @@ class DomainPlugin(ABC, Generic[DataT, TaskT]):
         One process at a time writes a demo (a lock file beside it): runs started together on a fresh
         cache wait for the first to finish writing rather than delete or read its half-written files.
         """
-        from ..runs.lock import exclusive
+        from ..flock import exclusive
 
         root = self.data_root(data, cache_dir)
         if data.path is None:

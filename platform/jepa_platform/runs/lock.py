@@ -8,12 +8,10 @@ cannot be checked from here; it names that host so the user can.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
 import socket
-import sys
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -114,34 +112,3 @@ def locked_run_folder(out: Path, primary: bool = True) -> Iterator[None]:
             shutil.rmtree(out, ignore_errors=True)
         raise
     release(lock)
-
-
-@contextmanager
-def exclusive(lock: Path | None, busy: str | None = None) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on the file ``lock`` (none: nothing to hold), waiting for its holder.
-
-    ``busy`` is printed to stderr once when another process holds it, so a wait never looks like a hang.
-    """
-    if lock is None:
-        yield
-        return
-    try:
-        lock.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(lock, "a")
-    except OSError as exc:
-        raise JepaError(f"cannot create the lock file {lock}: {exc.strerror or exc}") from None
-    with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if busy:
-                print(busy, file=sys.stderr, flush=True)
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        except OSError as exc:  # a filesystem without flock (some network mounts): go on, and say so
-            rank_zero_warn(f"cannot lock {lock} ({exc.strerror or exc}); processes writing there at once would collide")
-            yield
-            return
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)

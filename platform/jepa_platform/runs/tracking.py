@@ -22,7 +22,7 @@ from typing import Any
 
 from lightning.pytorch.loggers import MLFlowLogger
 
-from .lock import exclusive
+from ..flock import exclusive
 
 _RUN_FOLDER_URIS: set[str] = set()
 STORE_FILE = "mlflow.db"
