@@ -37,8 +37,8 @@ from tqdm import tqdm
 
 from ..domain.contract import DataConfig, DomainPlugin, PreparedSamples, PrepareSource
 from ..errors import JepaError
-from ..runs.atomic import atomic_write_bytes
 from ..flock import exclusive
+from ..runs.atomic import atomic_write_bytes
 from .shards import FORMAT, MANIFEST, PROGRESS, SPLIT, VERSION, column_spec, encode_shard, read_manifest, shard_name
 
 ITEMS_PER_TASK = 8  # items a worker preprocesses per task: amortizes inter-process traffic
