@@ -31,10 +31,10 @@ class EEGDomain(DomainPlugin[EEGDataConfig, EEGTaskConfig]):
         # V-JEPA's short-range tubes (8 blocks of 0.15 of the plane over the whole clip) on the scalp grid.
         # SIGReg instead of an EMA teacher: EEG-VJEPA's released encoders were found collapsed, and on the
         # demo recordings the EMA teacher collapsed partially (RankMe 8.5 of 192, probe at chance).
-        # Masked tokens regress their band powers (targets.py) beside the latent targets, weighted 4: on the
-        # demo, 0.659 against 0.649 for latent targets alone (mean readout, 3 seeds), and ahead of random
-        # init read by mean and std on four seeds of five, where a weight of 1 was on three
-        # (benchmarks/README.md).
+        # Masked tokens regress their electrode's band powers over the window (targets.py) beside the latent
+        # targets, weighted 4: on the demo, 0.678 against 0.649 for latent targets alone and 0.659 for each
+        # frame's periodogram (mean readout, 3 seeds); with per-frame targets the weight of 4 read better by
+        # mean and std than a weight of 1 (benchmarks/README.md).
         return {
             "model": {"preset": "vit_small", "depth": 8, "predictor_depth": 4},
             "objective": {"kind": "sigreg", "target": "both", "domain_weight": 4.0},

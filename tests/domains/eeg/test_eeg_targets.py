@@ -46,6 +46,31 @@ def test_a_rhythm_peaks_in_its_band_at_its_electrodes_cell() -> None:
     assert (per_frame[:, alpha_band] - targets[1].reshape(FRAMES, 25, -1)[:, cell_index(CHANNELS_1020)[o1], alpha_band] > 5).all()
 
 
+def test_each_electrode_gets_its_spectrum_over_the_window_in_every_frame() -> None:
+    function = SpectralTargets(cell_index(CHANNELS_1020), FRAME, RATE, 0.5, 40.0)
+    t = torch.arange(FRAME) / RATE
+    signal = 0.01 * torch.randn(1, len(CHANNELS_1020), FRAMES * FRAME, generator=torch.Generator().manual_seed(1))
+    o1 = CHANNELS_1020.index("O1")
+    signal[0, o1, :FRAME] += torch.sin(2 * math.pi * 9.0 * t)  # a rhythm in the first frame only
+    per_frame = function({"signal": signal})[0].reshape(FRAMES, 25, function.dim)
+    assert torch.equal(per_frame, per_frame[:1].expand_as(per_frame))
+    alpha_band = next(i for i, (lo, hi) in enumerate(zip(band_edges(1.0, 0.5, 40.0), band_edges(1.0, 0.5, 40.0)[1:]))
+                      if lo <= 9.0 < hi)
+    assert per_frame[-1, cell_index(CHANNELS_1020)[o1]].argmax() == alpha_band
+
+
+def test_the_window_estimate_varies_far_less_than_one_periodogram_of_one_frame() -> None:
+    """White noise has the same power in every band; the targets' spread around it is the estimator's noise."""
+    function = SpectralTargets(cell_index(CHANNELS_1020), FRAME, RATE, 0.5, 40.0)
+    signal = torch.randn(64, len(CHANNELS_1020), 5 * FRAME, generator=torch.Generator().manual_seed(2))
+    targets = function({"signal": signal}).reshape(64, 5, 25, function.dim)[:, 0, cell_index(CHANNELS_1020)]
+    frame = signal[..., :FRAME] - signal[..., :FRAME].mean(dim=-1, keepdim=True)
+    periodogram = torch.fft.rfft(frame * torch.hann_window(FRAME, periodic=False)).abs().square()
+    one_bin_band = 4  # 5-6 Hz: one frequency bin, as the targets' band is
+    assert targets[..., one_bin_band].std() < 0.35
+    assert periodogram[..., 5].log().std() > 1.0
+
+
 def test_targets_sit_on_the_tokenizers_valid_tokens_only() -> None:
     channels = ("Fp1", "Cz", "O2")
     function = SpectralTargets(cell_index(channels), FRAME, RATE, 0.5, 40.0)
