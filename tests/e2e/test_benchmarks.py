@@ -127,6 +127,26 @@ def check_readout(out: str, tmp_path: Path) -> None:
         assert re.search(rf"\| mean of 1 \| {readout} \| [\d.]+ ± [\d.]+ \| [\d.]+ ± [\d.]+ \| [+-][\d.]+ \|", out)
 
 
+def eeg_spectra_args(tmp_path: Path, env: dict[str, str]) -> list[str]:
+    """Pretrain a two-step EEG demo run on a small demo set for the spectra benchmark to measure."""
+    run = tmp_path / "eeg-run"
+    done = subprocess.run(
+        [CLI, "pretrain", "--domain", "eeg", "--max-steps", "2", "--data.demo_patients", "16", "--model.depth", "1",
+         "--model.predictor_depth", "1", "--trainer.batch_size", "8", "--monitor.samples", "32", "--out", str(run)],
+        check=False, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return [str(run), "--threads", "1"]
+
+
+def check_eeg_spectra(out: str, tmp_path: Path) -> None:
+    probe, pretrained, random_init, overall, window = numbers(
+        r"\| \S*eeg-run \| ([\d.]+) \| (-?[\d.]+) \| (-?[\d.]+) \| ([\d.]+) \| ([\d.]+) \|", out
+    )
+    assert 0 <= probe <= 1 and pretrained <= 1 and random_init <= 1
+    assert 0 < window < overall  # each window's own average spectrum predicts its tokens better than the overall one
+
+
 def check_sar_kshot(out: str, tmp_path: Path) -> None:
     for init in ("pretrained", "random"):
         assert 0 <= numbers(rf"\| 1 \| {init} \| ([\d.]+) ± 0\.000 \|", out)[0] <= 1
@@ -241,6 +261,7 @@ SMOKES = [
     ], check_masking),
     Smoke("sar_kshot.py", sar_kshot_args, check_sar_kshot),
     Smoke("readout.py", readout_args, check_readout),
+    Smoke("eeg_spectra.py", eeg_spectra_args, check_eeg_spectra),
     Smoke("voxelize.py", lambda tmp, env: [
         "--rounds", "1", "--azimuths", "64", "--batch-size", "1", "--threads", "1",
     ], check_voxelize),
