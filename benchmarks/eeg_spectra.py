@@ -27,14 +27,10 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-import yaml
-from jepa_platform.data.datamodule import JEPADataModule
-from jepa_platform.domain import cache_dir, load_domain
 from jepa_platform.downstream.pretrained import load_encoder
-from jepa_platform.model import Encoder
-from jepa_platform.pretrain.config import recipe_model
-from jepa_platform.pretrain.monitor import fixed_batches, labels_of
+from jepa_platform.pretrain.monitor import labels_of
 from jepa_platform.pretrain.probe import linear_probe
+from readout import monitor_view, run_config
 
 RIDGE = 1.0
 """The ridge penalty on standardized token embeddings."""
@@ -72,29 +68,18 @@ def ridge_r2(train: tuple[torch.Tensor, torch.Tensor], val: tuple[torch.Tensor, 
 
 def measure(run: Path) -> dict[str, float]:
     """The hand-made probe, R² of own spectra (pretrained, random init) and loss baselines of one run folder."""
-    saved = yaml.safe_load((run / "config.yaml").read_text())
-    if saved.get("domain") != "eeg":
-        raise SystemExit(f"{run}: not an EEG run (domain {saved.get('domain')!r})")
-    plugin = load_domain("eeg")
-    recipe = recipe_model(plugin).model_validate(saved)
-    monitor, batch_size = recipe.monitor, recipe.trainer.batch_size
-    datamodule = JEPADataModule(plugin, recipe.data, batch_size, 0, recipe.seed, cache_dir())
-    datamodule.prepare_data()
-    datamodule.setup("fit")
-    splits = datamodule.splits
-    if splits.labels is None or splits.val is None:
-        raise SystemExit(f"{run}: the measures need labels and a validation split")
-    train = fixed_batches(splits.train, monitor.samples, batch_size, recipe.seed)
-    val = fixed_batches(splits.val, monitor.samples, batch_size, recipe.seed + 1)
-    targets = plugin.target_function(recipe.data)
-    torch.manual_seed(recipe.seed)  # the monitor's random-init encoder
-    random_init = Encoder(plugin.build_tokenizer(recipe.data, recipe.model.embed_dim), recipe.model).eval()
+    domain = run_config(run).get("domain")
+    if domain != "eeg":
+        raise SystemExit(f"{run}: not an EEG run (domain {domain!r})")
+    view = monitor_view(run)
+    recipe, train, val, random_init = view.recipe, view.train, view.val, view.random_init
+    targets = view.plugin.target_function(recipe.data)
     train_spectra, train_valid = spectra(targets, random_init.tokenizer, train)
     val_spectra, val_valid = spectra(targets, random_init.tokenizer, val)
     result = {"hand_made_probe": linear_probe(
         (window_average(train_spectra, train_valid), labels_of(train)),
         (window_average(val_spectra, val_valid), labels_of(val)),
-        splits.labels, monitor.probe_lr, monitor.probe_steps, recipe.seed,
+        view.labels, recipe.monitor.probe_lr, recipe.monitor.probe_steps, recipe.seed,
     )}
     for name, encoder in (("pretrained", load_encoder(run / "checkpoints" / "last.ckpt")), ("random", random_init)):
         result[f"r2_{name}"] = ridge_r2(

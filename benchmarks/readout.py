@@ -16,23 +16,46 @@ on its own pooling and, with ``monitor.other_poolings``, on the others).
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 import yaml
 from jepa_platform.data.datamodule import JEPADataModule
-from jepa_platform.domain import cache_dir, load_domain
+from jepa_platform.domain import DomainPlugin, LabelSpec, cache_dir, load_domain
 from jepa_platform.downstream.pretrained import load_encoder
 from jepa_platform.model import Encoder, Pooling
-from jepa_platform.pretrain.config import recipe_model
+from jepa_platform.pretrain.config import Recipe, recipe_model
 from jepa_platform.pretrain.monitor import POOLINGS, encode_poolings, fixed_batches, labels_of
 from jepa_platform.pretrain.probe import linear_probe
 
 
-def scores(run: Path) -> tuple[Pooling, dict[str, tuple[float, float]]]:
-    """The run's own pooling, and ``readout -> (pretrained, random init)`` probe scores of one run folder."""
-    saved = yaml.safe_load((run / "config.yaml").read_text())
+@dataclass
+class MonitorView:
+    """A finished run as its monitor saw it: the resolved recipe, its plugin and labels, the fixed training and
+    validation batches, and the random-init encoder of the same architecture and seed."""
+
+    recipe: Recipe
+    plugin: DomainPlugin
+    labels: LabelSpec
+    train: list[Any]
+    val: list[Any]
+    random_init: Encoder
+
+
+def run_config(run: Path) -> dict[str, Any]:
+    """The resolved recipe a pretraining run folder saved; exits when ``run`` is not one."""
+    if not (run / "config.yaml").is_file():
+        raise SystemExit(f"{run}: not a pretraining run folder (no config.yaml)")
+    return yaml.safe_load((run / "config.yaml").read_text())
+
+
+def monitor_view(run: Path) -> MonitorView:
+    """The :class:`MonitorView` of a pretraining run folder (its ``config.yaml``); exits when the run's data has no
+    per-sample labels or validation split."""
+    saved = run_config(run)
     plugin = load_domain(saved["domain"])
     recipe = recipe_model(plugin).model_validate(saved)
     monitor, batch_size = recipe.monitor, recipe.trainer.batch_size
@@ -41,23 +64,31 @@ def scores(run: Path) -> tuple[Pooling, dict[str, tuple[float, float]]]:
     datamodule.setup("fit")
     splits = datamodule.splits
     if splits.labels is None or splits.val is None or splits.labels.per_token:
-        raise SystemExit(f"{run}: the readouts need per-sample labels and a validation split")
+        raise SystemExit(f"{run}: the monitor's probe needs per-sample labels and a validation split")
     train = fixed_batches(splits.train, monitor.samples, batch_size, recipe.seed)
     val = fixed_batches(splits.val, monitor.samples, batch_size, recipe.seed + 1)
     torch.manual_seed(recipe.seed)  # the monitor's random-init encoder
     random_init = Encoder(plugin.build_tokenizer(recipe.data, recipe.model.embed_dim), recipe.model).eval()
+    return MonitorView(recipe, plugin, splits.labels, train, val, random_init)
+
+
+def scores(run: Path) -> tuple[Pooling, dict[str, tuple[float, float]]]:
+    """The run's own pooling, and ``readout -> (pretrained, random init)`` probe scores of one run folder."""
+    view = monitor_view(run)
+    monitor, seed = view.recipe.monitor, view.recipe.seed
     pretrained = load_encoder(run / "checkpoints" / "last.ckpt")
-    result = {}
     cpu = torch.device("cpu")
-    encoded = {which: (encode_poolings(encoder, train, cpu), encode_poolings(encoder, val, cpu))
-               for which, encoder in (("pretrained", pretrained), ("random", random_init))}
+    encoded = {which: (encode_poolings(encoder, view.train, cpu), encode_poolings(encoder, view.val, cpu))
+               for which, encoder in (("pretrained", pretrained), ("random", view.random_init))}
+    targets = labels_of(view.train), labels_of(view.val)
+    result = {}
     for name in POOLINGS:
         result[name] = tuple(
-            linear_probe((encoded[which][0][name], labels_of(train)), (encoded[which][1][name], labels_of(val)),
-                         splits.labels, monitor.probe_lr, monitor.probe_steps, recipe.seed)
+            linear_probe((encoded[which][0][name], targets[0]), (encoded[which][1][name], targets[1]),
+                         view.labels, monitor.probe_lr, monitor.probe_steps, seed)
             for which in ("pretrained", "random")
         )
-    return recipe.model.pooling, result
+    return view.recipe.model.pooling, result
 
 
 def main() -> None:
