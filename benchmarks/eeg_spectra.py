@@ -28,7 +28,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from jepa_platform.downstream.pretrained import load_encoder
-from jepa_platform.pretrain.monitor import labels_of
+from jepa_platform.model import Encoder
+from jepa_platform.pretrain.monitor import encoded, labels_of
 from jepa_platform.pretrain.probe import linear_probe
 from readout import monitor_view, run_config
 
@@ -43,11 +44,9 @@ def spectra(
     return torch.cat([targets(batch) for batch in batches]), torch.cat([tokenizer.valid_mask(b) for b in batches])
 
 
-def embeddings(encoder: torch.nn.Module, batches: list[dict[str, Any]]) -> torch.Tensor:
-    """The encoder's tokens of ``batches``, ``B × N × D``."""
-    with torch.no_grad():
-        inputs = [{key: value for key, value in batch.items() if key not in ("label", "group")} for batch in batches]
-        return torch.cat([encoder(batch) for batch in inputs])
+def embeddings(encoder: Encoder, batches: list[dict[str, Any]]) -> torch.Tensor:
+    """The encoder's tokens of ``batches`` as the monitor encodes them, ``B × N × D`` on the CPU."""
+    return torch.cat([tokens for tokens, _ in encoded(encoder, batches, torch.device("cpu"))])
 
 
 def window_average(values: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:

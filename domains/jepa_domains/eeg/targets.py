@@ -18,8 +18,8 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from scipy.signal.windows import dpss
 from jepa_platform.domain import JepaError, TargetFunction
+from scipy.signal.windows import dpss
 
 from .tokenizer import on_scalp_grid
 
